@@ -1,0 +1,48 @@
+# GridGov — two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run setup test lint format openapi openapi-check bench bench-quick clean help
+
+help:
+	@echo "make run        set up everything (venv, embedded PostgreSQL, migrations, demo data) and serve"
+	@echo "make test       run the test suite against a real PostgreSQL"
+	@echo "make lint       ruff"
+	@echo "make openapi    write openapi/<service>.json"
+	@echo "make bench      benchmarks; report in bench/results/"
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m tools.devstack run
+
+setup: $(STAMP)
+	$(PY) -m tools.devstack setup
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+openapi: $(STAMP)
+	$(PY) -m tools.openapi write
+
+openapi-check: $(STAMP)
+	$(PY) -m tools.openapi check
+
+bench: $(STAMP)
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,244 @@
+"""The common shape of every GridGov service app: problem handlers, request context and metrics,
+body-size limits, health and readiness probes, offline API docs and stable operationIds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import fastapi_offline
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from shared.logging import RequestContextMiddleware
+from shared.metrics import HttpMetrics
+from shared.problems import PROBLEM_BASE, ProblemDetail, install_problem_handlers, problem_response
+
+DOCS_ASSETS = os.path.join(os.path.dirname(fastapi_offline.__file__), "static")
+
+
+def operation_id(route: APIRoute) -> str:
+    """Handlers are named verb_noun (`create_grid`); the name is the stable operationId."""
+    return route.name
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over a limit with 413, before the app reads them into memory.
+
+    `overrides` maps path prefixes to their own limits (an import endpoint takes spreadsheets).
+    Both the declared Content-Length and the bytes actually streamed are checked.
+    """
+
+    def __init__(self, app: Any, *, default: int, overrides: dict[str, int] | None = None) -> None:
+        self.app = app
+        self.default = default
+        self.overrides = sorted((overrides or {}).items(), key=lambda kv: -len(kv[0]))
+
+    def _limit(self, path: str) -> int:
+        for prefix, limit in self.overrides:
+            if path.startswith(prefix):
+                return limit
+        return self.default
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        limit = self._limit(scope["path"])
+        for k, v in scope["headers"]:
+            if k == b"content-length":
+                try:
+                    declared = int(v)
+                except ValueError:
+                    declared = -1
+                if declared > limit:
+                    await _too_large(scope, send, limit)
+                    return
+                break
+        seen = 0
+
+        async def limited_receive() -> dict[str, Any]:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _BodyTooLarge(limit)
+            return message
+
+        started = False
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_wrapper)
+        except _BodyTooLarge:
+            if not started:
+                await _too_large(scope, send, limit)
+
+
+class _BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+
+async def _too_large(scope: dict[str, Any], send: Any, limit: int) -> None:
+    body = {
+        "type": PROBLEM_BASE + "payload-too-large",
+        "title": "Request body too large",
+        "status": 413,
+        "detail": f"The request body is larger than {limit} bytes, the most this endpoint accepts.",
+        "instance": scope["path"],
+    }
+    resp = problem_response(413, body)
+    await resp({"type": "http", **scope}, _empty_receive, send)
+
+
+async def _empty_receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def _add_problem_schema(app: FastAPI) -> None:
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        comps = schema.setdefault("components", {}).setdefault("schemas", {})
+        if "ProblemDetail" not in comps:
+            comps["ProblemDetail"] = ProblemDetail.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            for name, sub in comps["ProblemDetail"].pop("$defs", {}).items():
+                comps.setdefault(name, sub)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_service_app(
+    *,
+    title: str,
+    version: str,
+    description: str,
+    service: str,
+    lifespan: Callable[[FastAPI], Any],
+    routers: list[APIRouter],
+    settings: Any,
+    body_limit_overrides: dict[str, int] | None = None,
+    docs_prefix: str = "",
+    ready_check: Callable[[Request], Any] | None = None,
+    openapi_tags: list[dict[str, Any]] | None = None,
+    swagger_oauth: bool = True,
+) -> FastAPI:
+    docs_url = f"{docs_prefix}/docs"
+    openapi_url = f"{docs_prefix}/openapi.json"
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=openapi_url,
+        generate_unique_id_function=operation_id,
+        openapi_tags=openapi_tags,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    install_problem_handlers(app)
+    metrics = HttpMetrics(service)
+    app.state.metrics = metrics
+
+    for r in routers:
+        app.include_router(r)
+
+    ops = APIRouter(tags=["operations"])
+
+    @ops.get("/healthz", include_in_schema=True, summary="Liveness: the process answers")
+    async def get_healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @ops.get("/readyz", summary="Readiness: the database answers", responses={503: {"model": ProblemDetail}})
+    async def get_readyz(request: Request) -> Response:
+        try:
+            if ready_check is not None:
+                await ready_check(request)
+            else:
+                async with request.app.state.sessionmaker() as session:
+                    await session.execute(text("SELECT 1"))
+        except Exception as exc:  # readiness must answer, whatever failed
+            body = {
+                "type": PROBLEM_BASE + "not-ready",
+                "title": "Not ready",
+                "status": 503,
+                "detail": f"Dependency check failed: {type(exc).__name__}",
+                "instance": "/readyz",
+            }
+            return problem_response(503, body)
+        return JSONResponse({"status": "ready"})
+
+    @ops.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}},
+    )
+    async def get_metrics() -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    app.include_router(ops)
+
+    # Offline docs: government intranets have no CDN, so the assets ship with the service.
+    static_path = f"{docs_prefix}/_docs-assets"
+    app.mount(static_path, StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    @app.get(docs_url, include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{title} — Swagger UI",
+            swagger_js_url=f"{static_path}/swagger-ui-bundle.js",
+            swagger_css_url=f"{static_path}/swagger-ui.css",
+            swagger_favicon_url=f"{static_path}/favicon.png",
+            init_oauth={"clientId": "swagger-ui"} if swagger_oauth else None,
+            swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
+        )
+
+    @app.get(f"{docs_prefix}/redoc", include_in_schema=False)
+    async def redoc_ui() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{title} — ReDoc",
+            redoc_js_url=f"{static_path}/redoc.standalone.js",
+            redoc_favicon_url=f"{static_path}/favicon.png",
+            with_google_fonts=False,
+        )
+
+    _add_problem_schema(app)
+
+    limit_overrides = body_limit_overrides or {}
+    app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes, overrides=limit_overrides)
+    if settings.cors_origins:  # closed unless a deployment names its front-end origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app
