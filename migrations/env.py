@@ -11,14 +11,11 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.registry.models import Base as RegistryBase
+from migrations.metadata import METADATAS, include_name, include_object
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
-
-METADATAS = [RegistryBase.metadata]
-SCHEMAS = {m.schema for m in METADATAS}
 
 
 def _url() -> str:
@@ -32,18 +29,6 @@ def _url() -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+asyncpg://" + url.split("://", 1)[1]
     return url
-
-
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
-    if type_ == "table":
-        return obj.schema in SCHEMAS
-    return True
-
-
-def include_name(name, type_, parent_names):  # type: ignore[no-untyped-def]
-    if type_ == "schema":
-        return name in SCHEMAS
-    return True
 
 
 def _configure(connection: Connection) -> None:

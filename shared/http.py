@@ -47,7 +47,7 @@ class ServiceToken:
         client_id: str,
         client_secret: str,
         token_path: str = "/api/v1/auth/token",
-    ) -> None:  # noqa: S107 - a path
+    ) -> None:
         self._http = http
         self._client_id = client_id
         self._client_secret = client_secret

@@ -43,7 +43,7 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "gridgov-registry"
     jwks_url: str = Field(default="http://127.0.0.1:8001/.well-known/jwks.json")
     # Public URL of the registry's token endpoint, for Swagger UI's "Authorize" dialog.
-    token_url: str = "/api/v1/auth/token"  # noqa: S105 - a URL, not a secret
+    token_url: str = "/api/v1/auth/token"
 
     @field_validator("database_url")
     @classmethod

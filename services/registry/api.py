@@ -151,6 +151,7 @@ async def rotate_signing_key(
     sc.require_role(principal, {"district_admin"}, "rotate signing keys")
     key = await accounts.rotate_signing_key(session, request.app.state.sealer)
     issuer.key = key
+    request.app.state.verifier.keys.forget()  # this replica verifies the new kid at once
     return {"kid": key.kid}
 
 
@@ -508,7 +509,7 @@ async def delete_grid_staff(session: SessionDep, principal: CurrentStaff, staff_
         **problems(401, 404, 422),
     },
 )
-async def locate(
+async def locate_place(
     principal: CurrentStaff,
     index: IndexDep,
     lat: Annotated[float | None, Query(ge=3.0, le=54.0, description="WGS84 latitude (inside China).")] = None,

@@ -164,7 +164,8 @@ class RowChecker:
                 err(row_no, col, "cell holds a formula; paste values only")
                 ok = False
                 v = None
-            elif isinstance(v, float) and col in ("身份证号", "联系电话"):
+            elif col == "身份证号" and isinstance(v, int | float) and not isinstance(v, bool):
+                # Excel keeps 15 significant digits: an 18-digit number typed as a number is already wrong.
                 err(row_no, col, "stored as a number, which loses digits; format the column as text")
                 ok = False
                 v = None
@@ -288,13 +289,14 @@ async def import_residents(
     t0 = time.perf_counter()
     rows = await asyncio.to_thread(open_rows, f, filename)
     try:
-        header = await asyncio.to_thread(next, rows)
-    except StopIteration:
-        raise ImportRejected(
-            "The file is empty; row 1 must hold the column headers.", errors=[], error_count=0
-        ) from None
+        # StopIteration cannot cross a thread's future, so ask for a default instead.
+        header = await asyncio.to_thread(next, rows, None)
     except UnicodeDecodeError:
         raise UnsupportedFile("The CSV text is neither UTF-8 nor GBK.") from None
+    if header is None:
+        raise ImportRejected(
+            "The file is empty; row 1 must hold the column headers.", errors=[], error_count=0
+        )
     errors = RowErrors(max_errors)
     checker = RowChecker(header, codec, errors)
 

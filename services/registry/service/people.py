@@ -177,14 +177,15 @@ async def create_household(session: AsyncSession, principal: Principal, data: Ho
         room_no=data.room_no,
         occupancy=data.occupancy,
     )
+    taken = (
+        f"{b.name} unit {data.unit_no or '-'} room {data.room_no} is already registered as household {code}."
+    )
     session.add(h)
     try:
         async with session.begin_nested():
             await session.flush()
     except IntegrityError:
-        raise HouseholdExists(
-            f"{b.name} unit {data.unit_no or '-'} room {data.room_no} is already registered as household {code}.",
-        ) from None
+        raise HouseholdExists(taken) from None
     return h
 
 
