@@ -116,3 +116,14 @@ def token(registry_app: Any):  # type: ignore[no-untyped-def]
         return {"Authorization": f"Bearer {tok}"}
 
     return make
+
+
+@pytest.fixture
+async def world(registry_app: Any, session: AsyncSession) -> Any:
+    """A small district in the registry (see tests/registry/builders.py), committed to the test transaction."""
+    from tests.registry.builders import make_world
+
+    w = await make_world(session, registry_app.state.codec)
+    await session.commit()
+    await registry_app.state.geo.refresh_if_stale(registry_app.state.sessionmaker)
+    return w

@@ -619,6 +619,22 @@ async def update_building(
     return BuildingRead.model_validate(b)
 
 
+@router.delete(
+    "/buildings/{building_id}", status_code=204, tags=["places"], responses=problems(401, 403, 404, 409)
+)
+async def delete_building(
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    principal: CurrentStaff,
+    building_id: PrimaryKey,
+) -> Response:
+    """Delete a building that has no households left."""
+    await people.delete_building(session, principal, building_id)
+    background.add_task(request.app.state.geo.refresh_if_stale, request.app.state.sessionmaker)
+    return Response(status_code=204)
+
+
 @router.get("/households", response_model=Page[HouseholdRead], tags=["places"], responses=problems(401, 403))
 async def list_households(
     session: SessionDep,
@@ -660,6 +676,17 @@ async def get_household(
     sc.require_role(principal, sc.PEOPLE_READERS, "read households")
     h = await people.get_household(session, principal, household_id)
     return HouseholdRead.model_validate((await people.household_reads(session, [h]))[0])
+
+
+@router.delete(
+    "/households/{household_id}", status_code=204, tags=["places"], responses=problems(401, 403, 404, 409)
+)
+async def delete_household(
+    session: SessionDep, principal: CurrentStaff, household_id: PrimaryKey
+) -> Response:
+    """Delete a household that has no residents left."""
+    await people.delete_household(session, principal, household_id)
+    return Response(status_code=204)
 
 
 @router.get(
@@ -774,6 +801,16 @@ async def update_resident(
 ) -> ResidentRead:
     r = await people.update_resident(session, principal, resident_id, body)
     return ResidentRead.model_validate(people.resident_read(r))
+
+
+@router.delete(
+    "/residents/{resident_id}", status_code=204, tags=["residents"], responses=problems(401, 403, 404)
+)
+async def delete_resident(session: SessionDep, principal: CurrentStaff, resident_id: PrimaryKey) -> Response:
+    """Deregister (注销) a resident who died or left the district; a move inside it is `POST …/move`.
+    The deregistration is recorded with who did it."""
+    await people.delete_resident(session, principal, resident_id)
+    return Response(status_code=204)
 
 
 @router.post(

@@ -339,3 +339,53 @@ class TestGridCard:
             json={"name": "某", "role": "boss"},
         )
         assert r.status_code == 422
+
+
+class TestDeletion:
+    async def test_household_with_residents_cannot_be_deleted(self, registry, world, token):
+        r = await registry.delete(f"/api/v1/households/{world.households[0].id}", headers=token(*ADMIN))
+        assert r.status_code == 409
+
+    async def test_emptied_household_keeps_move_history(self, registry, world, token):
+        h = world.households[0]
+        for res in [x for x in world.residents if x.household_id == h.id]:
+            r = await registry.post(
+                f"/api/v1/residents/{res.id}/move",
+                headers=token(*ADMIN),
+                json={"to_household_id": world.households[1].id},
+            )
+            assert r.status_code == 201
+        r = await registry.delete(f"/api/v1/households/{h.id}", headers=token(*ADMIN))
+        assert r.status_code == 409
+        assert "move history" in r.json()["detail"]
+
+    async def test_empty_household_and_building_are_deleted(self, registry, world, token):
+        admin = token(*ADMIN)
+        b = (
+            await registry.post(
+                "/api/v1/buildings",
+                headers=admin,
+                json={"micro_grid_id": world.micro[0].id, "name": "临时楼", "address": "测试路1号临时楼"},
+            )
+        ).json()
+        h = (
+            await registry.post(
+                "/api/v1/households", headers=admin, json={"building_id": b["id"], "room_no": "101"}
+            )
+        ).json()
+        assert (await registry.delete(f"/api/v1/buildings/{b['id']}", headers=admin)).status_code == 409
+        assert (await registry.delete(f"/api/v1/households/{h['id']}", headers=admin)).status_code == 204
+        assert (await registry.delete(f"/api/v1/buildings/{b['id']}", headers=admin)).status_code == 204
+        assert (await registry.get(f"/api/v1/buildings/{b['id']}", headers=admin)).status_code == 404
+
+    async def test_deregistering_a_resident(self, registry, world, token):
+        res = world.residents[0]
+        assert (
+            await registry.delete(
+                f"/api/v1/residents/{res.id}", headers=token("street_dispatcher", "320411001")
+            )
+        ).status_code == 403
+        assert (
+            await registry.delete(f"/api/v1/residents/{res.id}", headers=token(*GRID1))
+        ).status_code == 204
+        assert (await registry.get(f"/api/v1/residents/{res.id}", headers=token(*ADMIN))).status_code == 404

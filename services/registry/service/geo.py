@@ -63,6 +63,8 @@ def parse_boundary(geojson: dict[str, Any]) -> Polygon | MultiPolygon:
 
 def area_m2(geom: Polygon | MultiPolygon) -> float:
     """Area on a local equirectangular projection: accurate to well under 1% at grid scale."""
+    if geom.is_empty:
+        return 0.0
     lat0 = math.radians(geom.centroid.y)
     sx = _M_PER_DEG_LAT * math.cos(lat0)
     return abs(geom.area) * sx * _M_PER_DEG_LAT

@@ -154,6 +154,21 @@ async def list_buildings(
     return list(rows), total
 
 
+async def delete_building(session: AsyncSession, principal: Principal, building_id: int) -> None:
+    sc.require_role(principal, sc.PLACE_WRITERS, "delete buildings")
+    b = await get_building(session, principal, building_id)
+    n = (
+        await session.execute(
+            select(func.count()).select_from(Household).where(Household.building_id == b.id)
+        )
+    ).scalar_one()
+    if n:
+        raise HouseholdExists(f"Building {b.name} still has {n} households; move or delete them first.")
+    await session.delete(b)
+    await session.flush()
+    await bump_map_revision(session)
+
+
 # ---- households ---------------------------------------------------------------------------------
 
 
@@ -245,6 +260,29 @@ async def list_households(
     total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
     rows = (await session.execute(stmt.order_by(Household.id).limit(limit).offset(offset))).scalars().all()
     return list(rows), total
+
+
+async def delete_household(session: AsyncSession, principal: Principal, household_id: int) -> None:
+    sc.require_role(principal, sc.PLACE_WRITERS, "delete households")
+    h = await get_household(session, principal, household_id)
+    n = (
+        await session.execute(select(func.count()).select_from(Resident).where(Resident.household_id == h.id))
+    ).scalar_one()
+    if n:
+        raise HouseholdExists(f"Household {h.code} still has {n} residents; move them first.")
+    moved = (
+        await session.execute(
+            select(func.count())
+            .select_from(ResidentMove)
+            .where((ResidentMove.from_household_id == h.id) | (ResidentMove.to_household_id == h.id))
+        )
+    ).scalar_one()
+    if moved:
+        raise HouseholdExists(
+            f"Household {h.code} appears in {moved} residents' move history, which is kept."
+        )
+    await session.delete(h)
+    await session.flush()
 
 
 # ---- residents ----------------------------------------------------------------------------------
@@ -366,6 +404,15 @@ async def move_resident(
     await session.flush()
     await session.refresh(move)
     return move
+
+
+async def delete_resident(session: AsyncSession, principal: Principal, resident_id: int) -> None:
+    """Deregister (注销) a resident who has died or left the district. Moves within the district are moves."""
+    sc.require_role(principal, ("district_admin", "community_admin", "grid_worker"), "deregister residents")
+    r = await get_resident(session, principal, resident_id)
+    await record_pii_access(session, principal, "deregister", r.id)
+    await session.delete(r)
+    await session.flush()
 
 
 async def resident_moves(session: AsyncSession, resident_id: int) -> list[ResidentMove]:
