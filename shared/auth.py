@@ -180,6 +180,18 @@ class TokenVerifier:
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
+def bearer_token(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth and auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    return None
+
+
+async def staff_from_request(request: Request) -> Principal:
+    """`CurrentStaff` for hot handlers that take the bare `Request` (no dependency resolution)."""
+    return await current_staff(request, bearer_token(request))
+
+
 async def current_staff(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
     if not token:
         raise Unauthorized("Send a staff access token as 'Authorization: Bearer <token>'.")

@@ -32,6 +32,7 @@ def make_engine(
     max_overflow: int = 10,
     statement_timeout_ms: int = 15_000,
     application_name: str = "gridgov",
+    pre_ping: bool = False,
     **kw: Any,
 ) -> AsyncEngine:
     connect_args = {
@@ -47,7 +48,7 @@ def make_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args=connect_args,
         **kw,

@@ -30,6 +30,11 @@ class ServiceSettings(BaseSettings):
     )
     db_pool_size: int = Field(default=10, ge=1, le=200, description="Connections kept open per process.")
     db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_pool_pre_ping: bool = Field(
+        default=False,
+        description="Test each pooled connection before use. Costs a round trip per request; without it a "
+        "dropped connection fails one request and the pool is refreshed.",
+    )
     db_statement_timeout_ms: int = Field(default=15_000, ge=100, description="Per-statement timeout.")
 
     log_level: str = "INFO"

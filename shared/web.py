@@ -4,8 +4,10 @@ body-size limits, health and readiness probes, offline API docs and stable opera
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import fastapi_offline
@@ -23,6 +25,35 @@ from shared.metrics import HttpMetrics
 from shared.problems import PROBLEM_BASE, ProblemDetail, install_problem_handlers, problem_response
 
 DOCS_ASSETS = os.path.join(os.path.dirname(fastapi_offline.__file__), "static")
+
+
+SETTLE_HEAP = True  # the test suite turns this off: it builds hundreds of short-lived apps
+
+
+def settle_heap() -> None:
+    """Move everything alive now (indexes, caches, the OpenAPI schema) out of the collector's reach.
+
+    A service holds a large, long-lived object graph (the location index alone is tens of thousands
+    of objects). Left to the cyclic collector, every full collection walks all of it: 50–80 ms pauses
+    that were the p99 of /locate under load. `gc.freeze()` after start-up (and after each index
+    rebuild) leaves the collector only the young objects that requests create.
+    """
+    if not SETTLE_HEAP:
+        return
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+def with_settled_heap(lifespan: Callable[[FastAPI], Any]) -> Callable[[FastAPI], Any]:
+    @asynccontextmanager
+    async def wrapped(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            app.openapi()  # build it now, so it is frozen too and the first /docs visit is fast
+            settle_heap()
+            yield
+
+    return wrapped
 
 
 def operation_id(route: APIRoute) -> str:
@@ -151,7 +182,7 @@ def create_service_app(
         title=title,
         version=version,
         description=description,
-        lifespan=lifespan,
+        lifespan=with_settled_heap(lifespan),
         docs_url=None,
         redoc_url=None,
         openapi_url=openapi_url,
@@ -162,9 +193,6 @@ def create_service_app(
     install_problem_handlers(app)
     metrics = HttpMetrics(service)
     app.state.metrics = metrics
-
-    for r in routers:
-        app.include_router(r)
 
     ops = APIRouter(tags=["operations"])
 
@@ -200,7 +228,10 @@ def create_service_app(
     async def get_metrics() -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
 
+    # Probes first: they are hit constantly, and route matching is a linear scan.
     app.include_router(ops)
+    for r in routers:
+        app.include_router(r)
 
     # Offline docs: government intranets have no CDN, so the assets ship with the service.
     static_path = f"{docs_prefix}/_docs-assets"

@@ -24,7 +24,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from shared import web
 from tools import db as devdb
+
+web.SETTLE_HEAP = False
 
 
 def _key() -> str:

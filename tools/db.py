@@ -29,7 +29,8 @@ def embedded_server(name: str = "pg", *, fast: bool = False) -> Any:
         path.parent.mkdir(parents=True, exist_ok=True)
         server = pgserver.get_server(path, cleanup_mode="stop")
     _servers[name] = server
-    settings = {"max_connections": "200", "shared_buffers": "256MB"}
+    # Only settings a reload applies (max_connections and shared_buffers would need a restart).
+    settings: dict[str, str] = {}
     if fast:  # throwaway test clusters: durability buys nothing there
         settings.update({"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
     for k, v in settings.items():

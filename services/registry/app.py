@@ -94,6 +94,7 @@ def create_app(
                 max_overflow=settings.db_max_overflow,
                 statement_timeout_ms=settings.db_statement_timeout_ms,
                 application_name="gridgov-registry",
+                pre_ping=settings.db_pool_pre_ping,
             )
             maker = make_sessionmaker(engine)
         app.state.engine = engine

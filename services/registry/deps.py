@@ -1,4 +1,8 @@
-"""`Annotated` dependency aliases for the registry's handlers."""
+"""`Annotated` dependency aliases for the registry's handlers.
+
+The accessors are `async def` although they only read app state: FastAPI runs a plain `def`
+dependency in the thread pool, a thread hop per request on hot paths like /locate.
+"""
 
 from __future__ import annotations
 
@@ -17,19 +21,19 @@ from shared.db import get_session
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def _codec(request: Request) -> PiiCodec:
+async def _codec(request: Request) -> PiiCodec:
     return request.app.state.codec
 
 
-def _index(request: Request) -> LocationIndex:
+async def _index(request: Request) -> LocationIndex:
     return request.app.state.geo
 
 
-def _settings(request: Request) -> RegistrySettings:
+async def _settings(request: Request) -> RegistrySettings:
     return request.app.state.settings
 
 
-def _issuer(request: Request) -> TokenIssuer:
+async def _issuer(request: Request) -> TokenIssuer:
     return request.app.state.issuer
 
 

@@ -11,21 +11,21 @@ from services.registry.crypto import IdNumberError, normalize_phone, parse_id_nu
 from services.registry.models import GRID_STAFF_ROLES
 
 
-def _no_nul(v: str) -> str:
+def no_nul(v: str) -> str:
     if "\x00" in v:
         raise ValueError("text must not contain NUL characters")
     return v
 
 
 def _trimmed(v: str) -> str:
-    v = _no_nul(v).strip()
+    v = no_nul(v).strip()
     if not v:
         raise ValueError("must not be blank")
     return v
 
 
 PrimaryKey = Annotated[int, Field(gt=0, lt=2147483647)]
-Text = Annotated[str, AfterValidator(_no_nul)]
+Text = Annotated[str, AfterValidator(no_nul)]
 Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_trimmed)]
 PersonName = Annotated[str, Field(min_length=1, max_length=50), AfterValidator(_trimmed)]
 Phone = Annotated[str, Field(max_length=20), AfterValidator(normalize_phone)]
@@ -338,7 +338,7 @@ class ResidentUpdate(Schema):
 
 class ResidentMoveCreate(Schema):
     to_household_id: PrimaryKey
-    reason: Annotated[str, Field(max_length=200), AfterValidator(_no_nul)] | None = None
+    reason: Annotated[str, Field(max_length=200), AfterValidator(no_nul)] | None = None
 
 
 class ResidentMoveRead(Schema):

@@ -50,6 +50,11 @@ class RegistrySettings(ServiceSettings):
         default=256 * 1024 * 1024, ge=1024, description="Largest spreadsheet accepted by the resident import."
     )
     import_max_reported_errors: int = Field(default=10_000, ge=1)
+    import_statement_timeout_ms: int = Field(
+        default=30 * 60 * 1000,
+        ge=1000,
+        description="Statement timeout inside a resident import, which moves a million rows in one statement.",
+    )
     geo_refresh_s: float = Field(
         default=5.0, gt=0, description="How often a replica checks for polygon edits made elsewhere."
     )

@@ -64,8 +64,14 @@ async def list_areas(
     code_prefix: str | None,
     limit: int,
     offset: int,
+    grid_kind: str | None = None,
+    management_type: str | None = None,
 ) -> tuple[list[Area], int]:
     stmt = select(Area).where(sc.area_visible_filter(principal, Area.code))
+    if grid_kind:
+        stmt = stmt.where(Area.grid_kind == grid_kind)
+    if management_type:
+        stmt = stmt.where(Area.management_type == management_type)
     if level:
         stmt = stmt.where(Area.level == level)
     if parent_id:

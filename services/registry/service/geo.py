@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry.errors import PolygonInvalid
 from services.registry.models import Area, Building, MapRevision
+from shared.web import settle_heap
 
 log = logging.getLogger("gridgov.registry.geo")
 
@@ -206,6 +207,7 @@ class LocationIndex:
                 return False
             async with self._lock:
                 await self.load(session)
+        settle_heap()  # the new index is long-lived: take it out of the collector's reach
         return True
 
     # -- queries ----------------------------------------------------------------------------------

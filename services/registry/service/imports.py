@@ -284,6 +284,7 @@ async def import_residents(
     filename: str | None,
     *,
     max_errors: int,
+    statement_timeout_ms: int = 30 * 60 * 1000,
 ) -> dict[str, Any]:
     sc.require_role(principal, sc.PLACE_WRITERS, "import residents")
     t0 = time.perf_counter()
@@ -301,6 +302,9 @@ async def import_residents(
     checker = RowChecker(header, codec, errors)
 
     conn = await session.connection()
+    # The usual per-statement timeout guards interactive requests; an import's set-based steps are
+    # meant to run long, and only for this transaction.
+    await conn.execute(text(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}"))
     raw = (await conn.get_raw_connection()).driver_connection
     await conn.execute(
         text("""
