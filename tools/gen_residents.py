@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from services.registry.crypto import id_check_digit
+from services.registry.schemas import RESIDENT_TAGS
 
 HEADERS = ("楼栋编码", "单元", "房号", "姓名", "性别", "身份证号", "联系电话", "与户主关系", "标签")
 REGIONS = ("320402", "320404", "320411", "320412", "320413", "320481")  # 常州 districts and 溧阳
@@ -42,17 +43,7 @@ assert math.gcd(_MULT, SPACE) == 1
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国文斌宇浩凯鹏辉丹晨欣怡子涵梓轩雨泽思佳一诺梦琪俊杰嘉懿晓东海燕婷颖琳雪梅春兰志刚玲"
 RELATION_AFTER_HEAD = ("子女", "子女", "子女", "父母", "孙子女", "兄弟姐妹", "儿媳", "其他")
-TAGS = (
-    "独居老人",
-    "残疾人",
-    "孕产妇",
-    "困难群众",
-    "党员",
-    "志愿者",
-    "在职党员双报到",
-    "退役军人",
-    "留守儿童",
-)
+TAGS = RESIDENT_TAGS
 HOUSEHOLD_SIZES = (1, 2, 2, 3, 3, 4)  # mean 2.5
 HOUSEHOLDS_PER_BUILDING = 40
 DEFAULT_QUERY = "SELECT code FROM registry.building ORDER BY code"

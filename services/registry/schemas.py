@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from services.registry.crypto import IdNumberError, normalize_phone, parse_id_number
 from services.registry.models import GRID_STAFF_ROLES
+from shared.auth import SERVICE_ROLE, STAFF_ROLES
 
 
 def no_nul(v: str) -> str:
@@ -45,32 +46,13 @@ MANAGEMENT_LABELS = {
     "focus": "重点关注型",
     "rectification": "集中整治型",
 }
-RESIDENT_TAGS = (
-    "独居老人",
-    "残疾人",
-    "孕产妇",
-    "困难群众",
-    "党员",
-    "志愿者",
-    "在职党员双报到",
-    "退役军人",
-    "留守儿童",
-)
-RELATIONS = ("户主", "配偶", "子女", "父母", "祖父母", "孙子女", "兄弟姐妹", "儿媳", "女婿", "其他")
 ResidentTag = Literal[
     "独居老人", "残疾人", "孕产妇", "困难群众", "党员", "志愿者", "在职党员双报到", "退役军人", "留守儿童"
 ]
 Relation = Literal["户主", "配偶", "子女", "父母", "祖父母", "孙子女", "兄弟姐妹", "儿媳", "女婿", "其他"]
-StaffRole = Literal[
-    "district_admin",
-    "street_dispatcher",
-    "community_admin",
-    "grid_worker",
-    "department_handler",
-    "unit_liaison",
-    "integration",
-    "service",
-]
+RESIDENT_TAGS: tuple[str, ...] = get_args(ResidentTag)
+RELATIONS: tuple[str, ...] = get_args(Relation)
+StaffRole = Literal[(*STAFF_ROLES, SERVICE_ROLE)]  # type: ignore[valid-type]
 GridStaffRole = Literal[
     "grid_chief",
     "full_time",
