@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.routing import Route
 
 from services.registry import api
 from services.registry.crypto import BlindIndex, Sealer
@@ -146,4 +147,10 @@ def create_app(
         openapi_tags=TAGS,
     )
     app.state.settings = settings
+    # /locate is called once per ticket by dispatch: serve it through a plain Starlette route ahead of
+    # FastAPI's, which skips dependency solving (the handler takes only the Request). The FastAPI
+    # route with the same handler stays in the router for the OpenAPI document.
+    app.router.routes.insert(
+        0, Route("/api/v1/locate", api.locate_place, methods=["GET"], name="locate_place")
+    )
     return app
