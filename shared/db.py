@@ -59,6 +59,15 @@ def make_sessionmaker(bind: Any, **kw: Any) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(bind, expire_on_commit=False, autoflush=False, **kw)
 
 
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """For single-statement reads on hot paths: the connection runs in autocommit, so a lookup is one
+    round trip instead of BEGIN, SELECT, COMMIT. Anything such a handler writes (an audit row) commits
+    at once, on its own."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
+    async with maker() as session:
+        yield session
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One request is one transaction: commit when the handler returns, roll back if it raises.
 

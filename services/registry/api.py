@@ -18,7 +18,15 @@ from starlette.background import BackgroundTask
 
 from services.registry import scope as sc
 from services.registry.crypto import mask_phone
-from services.registry.deps import CodecDep, CurrentStaff, IndexDep, IssuerDep, SessionDep, SettingsDep
+from services.registry.deps import (
+    CodecDep,
+    CurrentStaff,
+    IndexDep,
+    IssuerDep,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+)
 from services.registry.errors import (
     GridStaffNotFound,
     LoginFailed,
@@ -845,7 +853,11 @@ async def move_resident(
     responses=problems(401, 403, 404, 422),
 )
 async def lookup_resident(
-    session: SessionDep, principal: CurrentStaff, codec: CodecDep, body: IdLookup, reveal: RevealQuery = False
+    session: ReadSessionDep,
+    principal: CurrentStaff,
+    codec: CodecDep,
+    body: IdLookup,
+    reveal: RevealQuery = False,
 ) -> ResidentRead:
     """Find a resident by identity number. A POST, so the number never appears in a URL or access log.
     One indexed query; `GET /residents/{id}` adds the move history."""

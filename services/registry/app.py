@@ -100,6 +100,10 @@ def create_app(
             maker = make_sessionmaker(engine)
         app.state.engine = engine
         app.state.sessionmaker = maker
+        # Tests hand in one connection-bound maker; it serves reads too.
+        app.state.read_sessionmaker = (
+            make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT")) if engine else maker
+        )
         sealer = Sealer(settings.data_key_bytes)
         app.state.sealer = sealer
         app.state.codec = PiiCodec(sealer, BlindIndex(settings.lookup_key_bytes))

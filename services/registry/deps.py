@@ -16,9 +16,10 @@ from services.registry.service.geo import LocationIndex
 from services.registry.service.people import PiiCodec
 from services.registry.settings import RegistrySettings
 from shared.auth import CurrentStaff as CurrentStaff
-from shared.db import get_session
+from shared.db import get_read_session, get_session
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
 async def _codec(request: Request) -> PiiCodec:

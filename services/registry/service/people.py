@@ -453,11 +453,11 @@ async def list_residents(
 
 async def lookup_by_id_number(
     session: AsyncSession, principal: Principal, codec: PiiCodec, number: str
-) -> Resident:
+) -> Any:
+    """The resident row (a Core row: this is a hot path, and no ORM identity is needed)."""
     sc.require_role(principal, sc.PEOPLE_READERS, "look residents up")
-    r = (
-        await session.execute(select(Resident).where(Resident.id_hash == codec.index(number)))
-    ).scalar_one_or_none()
+    table = Resident.__table__
+    r = (await session.execute(select(table).where(table.c.id_hash == codec.index(number)))).first()
     if r is None or (principal.area_scoped and not principal.covers_area(r.area_code)):
         raise ResidentNotFound("No resident with this identity number in your scope.")
     return r
