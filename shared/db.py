@@ -66,6 +66,7 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
     maker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
     async with maker() as session:
         yield session
+        await session.commit()  # no round trip in autocommit; keeps the same contract elsewhere
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
