@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import uuid
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -130,3 +132,18 @@ async def world(registry_app: Any, session: AsyncSession) -> Any:
     await session.commit()
     await registry_app.state.geo.refresh_if_stale(registry_app.state.sessionmaker)
     return w
+
+
+@pytest.fixture
+async def empty_db(database_url):
+    """A fresh, empty database on the same server, dropped afterwards."""
+    name = f"mig_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as c:
+        await c.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, query = database_url.partition("?")
+    url = base.rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
+    yield url
+    async with admin.connect() as c:
+        await c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
