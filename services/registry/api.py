@@ -104,6 +104,12 @@ auth_router = APIRouter(tags=["auth"])
 router = APIRouter(prefix="/api/v1")
 
 
+def refresh_index_after_commit(request: Request, background: BackgroundTasks) -> None:
+    """Rebuild this replica's location index once the edit has committed (background tasks run after
+    the response); other replicas notice the moved map revision within REGISTRY_GEO_REFRESH_S."""
+    background.add_task(request.app.state.geo.refresh_if_stale, request.app.state.sessionmaker)
+
+
 # ---- locate (first: the hottest route, and route matching is a linear scan) ----
 
 
@@ -333,7 +339,7 @@ async def create_area(
     body: AreaCreate,
 ) -> AreaRead:
     area = await areas.create_area(session, principal, body)
-    background.add_task(request.app.state.geo.refresh_if_stale, request.app.state.sessionmaker)
+    refresh_index_after_commit(request, background)
     return (await _area_reads(session, [area]))[0]
 
 
@@ -355,7 +361,7 @@ async def update_area(
     body: AreaUpdate,
 ) -> AreaRead:
     area = await areas.update_area(session, principal, area_id, body)
-    background.add_task(request.app.state.geo.refresh_if_stale, request.app.state.sessionmaker)
+    refresh_index_after_commit(request, background)
     return (await _area_reads(session, [area]))[0]
 
 
@@ -368,7 +374,7 @@ async def delete_area(
     area_id: PrimaryKey,
 ) -> Response:
     await areas.delete_area(session, principal, area_id)
-    background.add_task(request.app.state.geo.refresh_if_stale, request.app.state.sessionmaker)
+    refresh_index_after_commit(request, background)
     return Response(status_code=204)
 
 
@@ -424,7 +430,7 @@ async def create_grid(
     """Same as `POST /areas` with `level` = grid. Overlapping another grid is a 409 naming it."""
     body = body.model_copy(update={"level": "grid"})
     area = await areas.create_area(session, principal, body)
-    background.add_task(request.app.state.geo.refresh_if_stale, request.app.state.sessionmaker)
+    refresh_index_after_commit(request, background)
     return (await _area_reads(session, [area]))[0]
 
 
@@ -446,7 +452,7 @@ async def update_grid(
     body: AreaUpdate,
 ) -> AreaRead:
     area = await areas.update_area(session, principal, grid_id, body, level="grid")
-    background.add_task(request.app.state.geo.refresh_if_stale, request.app.state.sessionmaker)
+    refresh_index_after_commit(request, background)
     return (await _area_reads(session, [area]))[0]
 
 
@@ -602,7 +608,7 @@ async def create_building(
     body: BuildingCreate,
 ) -> BuildingRead:
     b = await people.create_building(session, principal, body)
-    background.add_task(request.app.state.geo.refresh_if_stale, request.app.state.sessionmaker)
+    refresh_index_after_commit(request, background)
     return BuildingRead.model_validate(b)
 
 
@@ -633,7 +639,7 @@ async def update_building(
 ) -> BuildingRead:
     """Moving a building to another micro-grid moves its households and residents with it."""
     b = await people.update_building(session, principal, building_id, body)
-    background.add_task(request.app.state.geo.refresh_if_stale, request.app.state.sessionmaker)
+    refresh_index_after_commit(request, background)
     return BuildingRead.model_validate(b)
 
 
@@ -649,7 +655,7 @@ async def delete_building(
 ) -> Response:
     """Delete a building that has no households left."""
     await people.delete_building(session, principal, building_id)
-    background.add_task(request.app.state.geo.refresh_if_stale, request.app.state.sessionmaker)
+    refresh_index_after_commit(request, background)
     return Response(status_code=204)
 
 

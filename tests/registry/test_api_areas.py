@@ -9,17 +9,15 @@ from tests.registry.builders import X0, Y0, H, W, rect
 ADMIN = ("district_admin", "320411")
 
 
+async def post_community(registry, token, *, code, name, parent_id):
+    body = {"level": "community", "code": code, "name": name, "parent_id": parent_id}
+    return await registry.post("/api/v1/areas", headers=token(*ADMIN), json=body)
+
+
 class TestHierarchy:
     async def test_a_community_is_created_under_a_street(self, registry, world, token):
-        r = await registry.post(
-            "/api/v1/areas",
-            headers=token(*ADMIN),
-            json={
-                "level": "community",
-                "code": "320411001009",
-                "name": "新社区",
-                "parent_id": world.streets[0].id,
-            },
+        r = await post_community(
+            registry, token, code="320411001009", name="新社区", parent_id=world.streets[0].id
         )
         assert r.status_code == 201, r.text
         body = r.json()
@@ -55,43 +53,22 @@ class TestHierarchy:
         assert "belongs to a community" in r.json()["detail"]
 
     async def test_code_must_extend_the_parent_code(self, registry, world, token):
-        r = await registry.post(
-            "/api/v1/areas",
-            headers=token(*ADMIN),
-            json={
-                "level": "community",
-                "code": "320411002009",
-                "name": "新社区",
-                "parent_id": world.streets[0].id,
-            },
+        r = await post_community(
+            registry, token, code="320411002009", name="新社区", parent_id=world.streets[0].id
         )
         assert r.status_code == 422
         assert "320411001" in r.json()["detail"]
 
     async def test_code_length_must_fit_the_level(self, registry, world, token):
-        r = await registry.post(
-            "/api/v1/areas",
-            headers=token(*ADMIN),
-            json={
-                "level": "community",
-                "code": "3204110010",
-                "name": "新社区",
-                "parent_id": world.streets[0].id,
-            },
+        r = await post_community(
+            registry, token, code="3204110010", name="新社区", parent_id=world.streets[0].id
         )
         assert r.status_code == 422
         assert "12 digits" in r.json()["detail"]
 
     async def test_duplicate_code_is_a_conflict(self, registry, world, token):
-        r = await registry.post(
-            "/api/v1/areas",
-            headers=token(*ADMIN),
-            json={
-                "level": "community",
-                "code": world.communities[0].code,
-                "name": "重复",
-                "parent_id": world.streets[0].id,
-            },
+        r = await post_community(
+            registry, token, code=world.communities[0].code, name="重复", parent_id=world.streets[0].id
         )
         assert r.status_code == 409
 
@@ -101,15 +78,8 @@ class TestHierarchy:
         assert "child areas" in r.json()["detail"]
 
     async def test_empty_area_can_be_deleted(self, registry, world, token):
-        r = await registry.post(
-            "/api/v1/areas",
-            headers=token(*ADMIN),
-            json={
-                "level": "community",
-                "code": "320411001009",
-                "name": "临时",
-                "parent_id": world.streets[0].id,
-            },
+        r = await post_community(
+            registry, token, code="320411001009", name="临时", parent_id=world.streets[0].id
         )
         r = await registry.delete(f"/api/v1/areas/{r.json()['id']}", headers=token(*ADMIN))
         assert r.status_code == 204
