@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -18,7 +18,7 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from shared.problems import Forbidden, Unauthorized
+from shared.problems import Unauthorized
 
 STAFF_AUDIENCE = "gridgov-staff"
 RESIDENT_AUDIENCE = "gridgov-resident"
@@ -130,9 +130,6 @@ class TokenVerifier:
             self._cache.popitem(last=False)
         return principal
 
-    def forget_all(self) -> None:
-        self._cache.clear()
-
     async def _verify(self, token: str, *, audience: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
@@ -202,20 +199,3 @@ async def current_staff(request: Request, token: Annotated[str | None, Depends(o
 
 
 CurrentStaff = Annotated[Principal, Depends(current_staff)]
-
-
-def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
-    allowed = frozenset(roles)
-
-    async def dep(principal: CurrentStaff) -> Principal:
-        if principal.role not in allowed:
-            raise Forbidden(
-                f"Role '{principal.role}' may not do this; allowed roles: {', '.join(sorted(allowed))}.",
-            )
-        return principal
-
-    return dep
-
-
-def roles_text(roles: Iterable[str]) -> str:
-    return ", ".join(roles)

@@ -512,11 +512,5 @@ CoverageSet.model_rebuild()
 AreaStats.model_rebuild()
 
 
-class PageMeta(Schema):
-    total: int
-    limit: int
-    offset: int
-
-
 def age_on(born: date, today: date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
