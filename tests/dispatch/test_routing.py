@@ -1,0 +1,107 @@
+"""Routing quality on our own labelled complaints, the hard cases by name, learning, confidence, speed.
+
+The evaluation set (tests/data/complaints_eval_part*.jsonl, 385 complaints written for this project,
+at least 12 per unit, 133 marked hard) is never used to build the router; the standards' own keywords
+and examples are.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from services.dispatch.catalog import load_standards
+from services.dispatch.routing import Router
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+# Floors the suite enforces: measured 0.878 top-1 unit and 0.919 top-3 standard when written.
+# The product target is 0.92 top-1 unit; raise these as routing improves, never lower them.
+TOP1_UNIT_FLOOR = 0.86
+TOP3_STANDARD_FLOOR = 0.90
+
+
+@pytest.fixture(scope="module")
+def router():
+    return Router(load_standards())
+
+
+@pytest.fixture(scope="module")
+def complaints():
+    items = [
+        json.loads(line)
+        for p in sorted(DATA.glob("complaints_eval_part*.jsonl"))
+        for line in p.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    assert len(items) >= 300
+    return items
+
+
+def test_evaluation_set_meets_the_floors(router, complaints):
+    top1 = sum(router.match(c["text"]).candidates[0].department == c["unit"] for c in complaints)
+    top3 = sum(
+        c["standard"] in [x.code for x in router.match(c["text"], top_k=3).candidates] for c in complaints
+    )
+    n = len(complaints)
+    assert top1 / n >= TOP1_UNIT_FLOOR, f"top-1 unit accuracy {top1 / n:.3f}"
+    assert top3 / n >= TOP3_STANDARD_FLOOR, f"top-3 standard recall {top3 / n:.3f}"
+
+
+@pytest.mark.parametrize(
+    "text,unit",
+    [
+        ("晚上十一点了旁边工地还在打桩 吵得根本睡不着", "CGJ"),
+        ("楼上邻居天天半夜聚会唱歌 吵死了", "GAJ"),
+        ("隔壁工厂的大风机日夜轰鸣 噪音太大", "STJ"),
+        ("每天晚上都有改装车在马路上炸街", "JJD"),
+        ("路口的自来水管爆了 水喷得老高 路面都淹了", "GSGS"),
+        ("我们单元楼道里的公共水管漏水 墙都泡了 物业不管", "ZJJ"),
+        ("路边一个写着雨水的井盖没了", "SWJ"),
+        ("人行道上写着燃气的井盖破了一个洞", "RQGS"),
+        ("人行道上写着电力的井盖碎了", "GDGS"),
+        ("写着电信的井盖丢了", "DXGS"),
+        ("楼道里好多电动车在充电 还有人从窗户拉电线飞线充电", "XFD"),
+        ("家里一股很浓的煤气味 是不是漏气了", "RQGS"),
+        ("小区里的消防通道被私家车堵死了", "XFD"),
+    ],
+)
+def test_same_object_in_different_contexts(router, text, unit):
+    assert router.match(text).candidates[0].department == unit
+
+
+def test_hotline_boilerplate_and_typos_do_not_derail(router):
+    m = router.match("市民来电反映：XX小区门口景盖不见了晚上很危险请相关部门尽快处理")
+    assert "井盖" in m.candidates[0].title
+    assert m.candidates[0].matched_terms
+
+
+def test_a_dispatchers_correction_improves_later_routing():
+    local = Router(load_standards())
+    text = "小区东门那块铁板子底下老是往外冒黑汤"
+    first = local.match(text).candidates[0]
+    target = next(
+        s
+        for s in load_standards()
+        if s.unit == "SWJ" and s.code != first.code and ("冒溢" in s.title or "堵塞" in s.title)
+    )
+    assert first.code != target.code  # routed elsewhere before the correction
+    local.learn(text, target.code)
+    assert local.match("东门铁板子底下又在冒黑汤了").candidates[0].code == target.code
+
+
+def test_unrelated_text_is_not_confident(router):
+    assert not router.match("今天天气不错").confident
+    assert not router.match("asdf qwer").confident
+
+
+def test_match_is_fast_in_process(router, complaints):
+    times = []
+    for c in complaints:
+        t = time.perf_counter()
+        router.match(c["text"])
+        times.append(time.perf_counter() - t)
+    times.sort()
+    assert times[int(len(times) * 0.99)] < 0.005
