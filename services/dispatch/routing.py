@@ -42,11 +42,11 @@ _KEEP = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]+")
 # Context that decides between standards sharing an object. A manhole cover goes to the owner whose
 # name is cast on it (GB/T 30428.2 splits covers by owner): (object, marking, unit, title must contain).
 CONTEXT_RULES = [
-    (re.compile(r"井盖|井盖子|井口"), re.compile(r"雨水|污水"), "SWJ", "井盖"),
-    (re.compile(r"井盖|井盖子|井口"), re.compile(r"给水|供水|自来水|阀门|水表"), "GSGS", "井盖"),
-    (re.compile(r"井盖|井盖子|井口"), re.compile(r"电力|供电|国网"), "GDGS", "井盖"),
-    (re.compile(r"井盖|井盖子|井口"), re.compile(r"燃气|煤气|天然气"), "RQGS", "井盖"),
-    (re.compile(r"井盖|井盖子|井口"), re.compile(r"电信|通信|联通|移动|广电|光缆"), "DXGS", "井盖"),
+    (re.compile(r"井盖|井口|盖板|圆盖"), re.compile(r"雨水|污水"), "SWJ", "井盖"),
+    (re.compile(r"井盖|井口|盖板|圆盖"), re.compile(r"给水|供水|自来水|阀门|水表"), "GSGS", "井盖"),
+    (re.compile(r"井盖|井口|盖板|圆盖"), re.compile(r"电力|供电|国网"), "GDGS", "井盖"),
+    (re.compile(r"井盖|井口|盖板|圆盖"), re.compile(r"燃气|煤气|天然气"), "RQGS", "井盖"),
+    (re.compile(r"井盖|井口|盖板|圆盖"), re.compile(r"电信|通信|联通|移动|广电|光缆"), "DXGS", "井盖"),
 ]
 CONTEXT_BOOST = 1.6
 
@@ -185,12 +185,19 @@ class Router:
                 if not t.startswith("~"):
                     hits[code].append(t)
         cleaned = _clean(text)
-        for obj, marking, unit, title_part in CONTEXT_RULES:
-            if obj.search(cleaned) and marking.search(cleaned):
-                for code in scores:
-                    st = self.standards[code]
-                    if st.unit == unit and title_part in st.title:
-                        scores[code] *= CONTEXT_BOOST
+        fired = {
+            (unit, part)
+            for obj, marking, unit, part in CONTEXT_RULES
+            if obj.search(cleaned) and marking.search(cleaned)
+        }
+        if fired:
+            parts = {part for _, part in fired}
+            units = {unit for unit, _ in fired}
+            for code in scores:
+                st = self.standards[code]
+                if any(part in st.title for part in parts):
+                    # the marking names the owner: its standards rise, other owners' fall
+                    scores[code] *= CONTEXT_BOOST if st.unit in units else 1 / CONTEXT_BOOST
         ranked = scores.most_common(max(top_k, 2))
         candidates = [
             Candidate(
