@@ -9,6 +9,18 @@ from tests.registry.builders import X0, Y0, H, W, rect
 ADMIN = ("district_admin", "320411")
 
 
+async def post_new_grid(registry, token, world, *, name, boundary):
+    """A grid 320411001001009 in 龙锦社区, as a district admin."""
+    body = {
+        "level": "grid",
+        "code": "320411001001009",
+        "name": name,
+        "parent_id": world.communities[0].id,
+        "boundary": boundary,
+    }
+    return await registry.post("/api/v1/grids", headers=token(*ADMIN), json=body)
+
+
 async def post_community(registry, token, *, code, name, parent_id):
     body = {"level": "community", "code": code, "name": name, "parent_id": parent_id}
     return await registry.post("/api/v1/areas", headers=token(*ADMIN), json=body)
@@ -109,16 +121,8 @@ class TestHierarchy:
 class TestPolygonRules:
     async def test_overlapping_grid_is_refused_naming_the_other(self, registry, world, token, session):
         before = (await session.execute(select(func.count()).select_from(Area))).scalar_one()
-        r = await registry.post(
-            "/api/v1/grids",
-            headers=token(*ADMIN),
-            json={
-                "level": "grid",
-                "code": "320411001001009",
-                "name": "重叠网格",
-                "parent_id": world.communities[0].id,
-                "boundary": rect(X0 + W / 2, Y0, X0 + W * 1.5, Y0 + H),
-            },
+        r = await post_new_grid(
+            registry, token, world, name="重叠网格", boundary=rect(X0 + W / 2, Y0, X0 + W * 1.5, Y0 + H)
         )
         assert r.status_code == 409
         body = r.json()
@@ -128,16 +132,8 @@ class TestPolygonRules:
         assert after == before
 
     async def test_touching_grids_share_an_edge(self, registry, world, token):
-        r = await registry.post(
-            "/api/v1/grids",
-            headers=token(*ADMIN),
-            json={
-                "level": "grid",
-                "code": "320411001001009",
-                "name": "邻接网格",
-                "parent_id": world.communities[0].id,
-                "boundary": rect(X0 + 2 * W, Y0, X0 + 3 * W, Y0 + H),
-            },
+        r = await post_new_grid(
+            registry, token, world, name="邻接网格", boundary=rect(X0 + 2 * W, Y0, X0 + 3 * W, Y0 + H)
         )
         assert r.status_code == 201, r.text
 
@@ -154,17 +150,7 @@ class TestPolygonRules:
                 ]
             ],
         }
-        r = await registry.post(
-            "/api/v1/grids",
-            headers=token(*ADMIN),
-            json={
-                "level": "grid",
-                "code": "320411001001009",
-                "name": "蝴蝶",
-                "parent_id": world.communities[0].id,
-                "boundary": bowtie,
-            },
-        )
+        r = await post_new_grid(registry, token, world, name="蝴蝶", boundary=bowtie)
         assert r.status_code == 422
         assert "Self-intersection" in r.json()["detail"]
 
@@ -184,17 +170,7 @@ class TestPolygonRules:
         ],
     )
     async def test_bad_geometry_is_refused(self, registry, world, token, boundary, fragment):
-        r = await registry.post(
-            "/api/v1/grids",
-            headers=token(*ADMIN),
-            json={
-                "level": "grid",
-                "code": "320411001001009",
-                "name": "坏",
-                "parent_id": world.communities[0].id,
-                "boundary": boundary,
-            },
-        )
+        r = await post_new_grid(registry, token, world, name="坏", boundary=boundary)
         assert r.status_code == 422
         assert fragment in r.json()["detail"]
 
