@@ -53,10 +53,6 @@ class Principal:
     token: str = field(repr=False, default="")
 
     @property
-    def is_service(self) -> bool:
-        return self.role == SERVICE_ROLE
-
-    @property
     def area_scoped(self) -> bool:
         return self.role in AREA_ROLES
 

@@ -172,9 +172,7 @@ def create_service_app(
     settings: Any,
     body_limit_overrides: dict[str, int] | None = None,
     docs_prefix: str = "",
-    ready_check: Callable[[Request], Any] | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
-    swagger_oauth: bool = True,
 ) -> FastAPI:
     docs_url = f"{docs_prefix}/docs"
     openapi_url = f"{docs_prefix}/openapi.json"
@@ -203,11 +201,8 @@ def create_service_app(
     @ops.get("/readyz", summary="Readiness: the database answers", responses={503: {"model": ProblemDetail}})
     async def get_readyz(request: Request) -> Response:
         try:
-            if ready_check is not None:
-                await ready_check(request)
-            else:
-                async with request.app.state.sessionmaker() as session:
-                    await session.execute(text("SELECT 1"))
+            async with request.app.state.sessionmaker() as session:
+                await session.execute(text("SELECT 1"))
         except Exception as exc:  # readiness must answer, whatever failed
             body = {
                 "type": PROBLEM_BASE + "not-ready",
@@ -245,7 +240,7 @@ def create_service_app(
             swagger_js_url=f"{static_path}/swagger-ui-bundle.js",
             swagger_css_url=f"{static_path}/swagger-ui.css",
             swagger_favicon_url=f"{static_path}/favicon.png",
-            init_oauth={"clientId": "swagger-ui"} if swagger_oauth else None,
+            init_oauth={"clientId": "swagger-ui"},
             swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
         )
 

@@ -785,13 +785,11 @@ async def create_resident(
 async def _detail(
     session: SessionDep, principal: Principal, codec: CodecDep, r: Any, reveal: bool
 ) -> ResidentDetail:
-    if reveal:
-        sc.require_role(principal, sc.PII_READERS, "see full identity numbers")
-        await people.record_pii_access(session, principal, "reveal", r.id)
+    shown = await people.codec_for_reveal(session, principal, codec, r.id, reveal)
     moves = await people.resident_moves(session, r.id)
     return ResidentDetail.model_validate(
         {
-            **people.resident_read(r, codec=codec if reveal else None),
+            **people.resident_read(r, codec=shown),
             "moves": [ResidentMoveRead.model_validate(m) for m in moves],
         }
     )
@@ -868,10 +866,8 @@ async def lookup_resident(
     """Find a resident by identity number. A POST, so the number never appears in a URL or access log.
     One indexed query; `GET /residents/{id}` adds the move history."""
     r = await people.lookup_by_id_number(session, principal, codec, body.id_number)
-    if reveal:
-        sc.require_role(principal, sc.PII_READERS, "see full identity numbers")
-        await people.record_pii_access(session, principal, "reveal", r.id)
-    return ResidentRead.model_validate(people.resident_read(r, codec=codec if reveal else None))
+    shown = await people.codec_for_reveal(session, principal, codec, r.id, reveal)
+    return ResidentRead.model_validate(people.resident_read(r, codec=shown))
 
 
 @router.post(

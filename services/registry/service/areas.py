@@ -274,10 +274,6 @@ async def delete_area(
         await bump_map_revision(session)
 
 
-async def sizing_counts(session: AsyncSession, codes: list[str]) -> dict[str, tuple[int, int]]:
-    return await _grouped_counts(session, codes)
-
-
 def sizing_warnings(level: str, households: int, residents: int) -> list[str]:
     w: list[str] = []
     if level == "grid":
@@ -294,7 +290,7 @@ async def warnings_for(session: AsyncSession, areas: list[Area]) -> dict[int, li
     sized = [a for a in areas if a.level in ("grid", "micro_grid")]
     if not sized:
         return {}
-    counts = await _grouped_counts(session, [a.code for a in sized])
+    counts = await sizing_counts(session, [a.code for a in sized])
     return {a.id: sizing_warnings(a.level, *counts.get(a.code, (0, 0))) for a in sized}
 
 
@@ -306,7 +302,7 @@ _COUNTS_SQL = text("""
 """)
 
 
-async def _grouped_counts(session: AsyncSession, codes: list[str]) -> dict[str, tuple[int, int]]:
+async def sizing_counts(session: AsyncSession, codes: list[str]) -> dict[str, tuple[int, int]]:
     """Households and residents under each code: one index range scan per code (':' sorts after '9')."""
     rows = (await session.execute(_COUNTS_SQL, {"codes": codes})).all()
     return {code: (hh, rs) for code, hh, rs in rows}

@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import scope as sc
-from services.registry.crypto import IdNumberError, normalize_phone, parse_id_number
+from services.registry.crypto import IdNumberError, mask_phone, normalize_phone, parse_id_number
 from services.registry.errors import ImportRejected, UnsupportedFile
 from services.registry.schemas import RELATIONS, RESIDENT_TAGS
 from services.registry.service.people import PiiCodec
@@ -429,8 +429,6 @@ def export_row(r: Any, codec: PiiCodec | None) -> list[str]:
     number = codec.open_id(r.id_cipher) if codec else r.id_masked
     phone = r.phone or ""
     if codec is None and phone:
-        from services.registry.crypto import mask_phone
-
         phone = mask_phone(phone) or ""
     return [
         r.building_code,

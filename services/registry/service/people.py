@@ -324,8 +324,15 @@ async def get_resident(session: AsyncSession, principal: Principal, resident_id:
     return r
 
 
-def may_reveal(principal: Principal) -> bool:
-    return principal.role in sc.PII_READERS
+async def codec_for_reveal(
+    session: AsyncSession, principal: Principal, codec: PiiCodec, resident_id: int, reveal: bool
+) -> PiiCodec | None:
+    """The codec to show a full identity number with, when asked for and allowed; the reveal is recorded."""
+    if not reveal:
+        return None
+    sc.require_role(principal, sc.PII_READERS, "see full identity numbers")
+    await record_pii_access(session, principal, "reveal", resident_id)
+    return codec
 
 
 async def create_resident(

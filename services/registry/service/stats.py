@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.models import Area, GridStaff
-from services.registry.service.areas import _grouped_counts, sizing_warnings
+from services.registry.service.areas import sizing_counts, sizing_warnings
 
 _TAGS_SQL = text("""
     SELECT t, count(*) FROM registry.resident r, unnest(r.tags) AS t
@@ -25,7 +25,7 @@ async def area_stats(session: AsyncSession, area: Area, *, with_children: bool =
             ).scalars()
         )
     codes = [area.code, *[c.code for c in children]]
-    counts = await _grouped_counts(session, codes)
+    counts = await sizing_counts(session, codes)
     by_tag = dict((await session.execute(_TAGS_SQL, {"code": area.code})).all())
     child_key = func.left(Area.code, len(area.code) + 3)  # every level adds three digits
     staff = dict(
