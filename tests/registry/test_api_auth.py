@@ -29,6 +29,22 @@ async def _make_account(registry, token, username="wang.li", role="grid_worker",
     return r.json()
 
 
+async def _get_grids_with(registry, private_key, kid, **claims):
+    """GET /grids with a token signed by hand: a district admin's claims, valid for ten minutes,
+    with `claims` changed."""
+    body = {
+        "iss": "gridgov-registry",
+        "aud": STAFF_AUDIENCE,
+        "sub": "x",
+        "role": "district_admin",
+        "scope": "320411",
+        "exp": int(time.time()) + 600,
+        **claims,
+    }
+    tok = jwt.encode(body, private_key, algorithm="EdDSA", headers={"kid": kid})
+    return await registry.get("/api/v1/grids", headers={"Authorization": f"Bearer {tok}"})
+
+
 async def _login(registry, username, password=PASSWORD):
     return await registry.post("/api/v1/auth/token", data={"username": username, "password": password})
 
@@ -144,62 +160,22 @@ class TestTokenChecks:
     async def test_expired_token_is_401(self, registry, registry_app, world):
         key = registry_app.state.issuer.key
         now = int(time.time())
-        tok = jwt.encode(
-            {
-                "iss": "gridgov-registry",
-                "aud": STAFF_AUDIENCE,
-                "sub": "x",
-                "role": "district_admin",
-                "scope": "320411",
-                "iat": now - 7200,
-                "exp": now - 3600,
-            },
-            key.private,
-            algorithm="EdDSA",
-            headers={"kid": key.kid},
-        )
-        r = await registry.get("/api/v1/grids", headers={"Authorization": f"Bearer {tok}"})
+        r = await _get_grids_with(registry, key.private, key.kid, iat=now - 7200, exp=now - 3600)
         assert r.status_code == 401
         assert "expired" in r.json()["detail"]
 
     async def test_token_for_another_audience_is_401(self, registry, registry_app, world):
         key = registry_app.state.issuer.key
-        now = int(time.time())
-        tok = jwt.encode(
-            {
-                "iss": "gridgov-registry",
-                "aud": "gridgov-resident",
-                "sub": "o1",
-                "role": "resident",
-                "scope": "",
-                "exp": now + 600,
-            },
-            key.private,
-            algorithm="EdDSA",
-            headers={"kid": key.kid},
+        r = await _get_grids_with(
+            registry, key.private, key.kid, aud="gridgov-resident", sub="o1", role="resident", scope=""
         )
-        r = await registry.get("/api/v1/grids", headers={"Authorization": f"Bearer {tok}"})
         assert r.status_code == 401
         assert "audience" in r.json()["detail"]
 
     async def test_token_signed_by_another_key_is_401(self, registry, world):
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-        now = int(time.time())
-        tok = jwt.encode(
-            {
-                "iss": "gridgov-registry",
-                "aud": STAFF_AUDIENCE,
-                "sub": "x",
-                "role": "district_admin",
-                "scope": "320411",
-                "exp": now + 600,
-            },
-            Ed25519PrivateKey.generate(),
-            algorithm="EdDSA",
-            headers={"kid": "forged"},
-        )
-        r = await registry.get("/api/v1/grids", headers={"Authorization": f"Bearer {tok}"})
+        r = await _get_grids_with(registry, Ed25519PrivateKey.generate(), "forged")
         assert r.status_code == 401
         assert "unknown key" in r.json()["detail"]
 
