@@ -5,9 +5,10 @@ Kept apart from env.py so tests can compare the models against the database with
 
 from __future__ import annotations
 
+from services.dispatch.models import Base as DispatchBase
 from services.registry.models import Base as RegistryBase
 
-METADATAS = [RegistryBase.metadata]
+METADATAS = [RegistryBase.metadata, DispatchBase.metadata]
 SCHEMAS = {m.schema for m in METADATAS}
 
 
