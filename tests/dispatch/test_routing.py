@@ -17,10 +17,12 @@ from services.dispatch.catalog import load_standards
 from services.dispatch.routing import Router
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-# Floors the suite enforces: measured 0.883 top-1 unit and 0.925 top-3 standard when written.
-# The product target is 0.92 top-1 unit; raise these as routing improves, never lower them.
-TOP1_UNIT_FLOOR = 0.86
-TOP3_STANDARD_FLOOR = 0.90
+# Floors the suite enforces, a little below what routing measures (0.930 top-1 unit, 0.969 top-3
+# standard, 82% of texts confident at 0.981 accuracy). Raise them as routing improves, never lower them.
+TOP1_UNIT_FLOOR = 0.91
+TOP3_STANDARD_FLOOR = 0.95
+CONFIDENT_SHARE_FLOOR = 0.78
+CONFIDENT_ACCURACY_FLOOR = 0.96
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +92,38 @@ def test_a_dispatchers_correction_improves_later_routing():
     assert first.code != target.code  # routed elsewhere before the correction
     local.learn(text, target.code)
     assert local.match("东门铁板子底下又在冒黑汤了").candidates[0].code == target.code
+
+
+def test_a_correction_is_cheap_and_generalises_to_a_rephrasing():
+    local = Router(load_standards())
+    text = "小区门口那台大铁罐子一直在漏白气 嘶嘶响"
+    assert local.match(text).candidates[0].code != "650101"  # 调压箱漏气, in words the table lacks
+    t = time.perf_counter()
+    local.learn("楼下那个灰色大铁罐子漏气了 一股怪味", "650101")
+    assert time.perf_counter() - t < 0.05  # cheap enough to call on every dispatcher correction
+    assert local.match(text).candidates[0].code == "650101"
+
+
+def test_learn_rejects_an_unknown_standard(router):
+    with pytest.raises(KeyError):
+        router.learn("随便一句话", "999999")
+
+
+def test_confident_answers_are_mostly_right(router, complaints):
+    matches = [(router.match(c["text"]), c["unit"]) for c in complaints]
+    confident = [m.candidates[0].department == unit for m, unit in matches if m.confident]
+    assert len(confident) / len(matches) >= CONFIDENT_SHARE_FLOOR, (
+        f"confident share {len(confident) / len(matches):.3f}"
+    )
+    assert sum(confident) / len(confident) >= CONFIDENT_ACCURACY_FLOOR, (
+        f"confident accuracy {sum(confident) / len(confident):.3f}"
+    )
+
+
+def test_hotline_wrapping_does_not_change_the_answer(router):
+    bare = "人行道上的地砖一踩就翘 缝里冒泥水"
+    wrapped = f"市民来电反映：XX路{bare}，请相关部门尽快处理，谢谢。"
+    assert router.match(bare).candidates[0].code == router.match(wrapped).candidates[0].code
 
 
 def test_unrelated_text_is_not_confident(router):
