@@ -147,3 +147,48 @@ async def empty_db(database_url):
     async with admin.connect() as c:
         await c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     await admin.dispose()
+
+
+DISPATCH_SECRET = "dispatch-test-secret-0123456789"
+
+
+@pytest.fixture(scope="session")
+def dispatch_settings(database_url: str) -> Any:
+    from services.dispatch.settings import DispatchSettings
+
+    return DispatchSettings(
+        database_url=database_url,
+        client_secret=DISPATCH_SECRET,
+        registry_url="http://registry",
+        jwks_url="http://registry/.well-known/jwks.json",
+        log_json=True,
+    )
+
+
+@pytest.fixture
+async def dispatch_app(
+    dispatch_settings: Any, registry_app: Any, maker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Any]:
+    """Dispatch bound to the test transaction, calling the in-process registry over ASGI."""
+    from services.dispatch.app import create_app
+    from services.registry.service.accounts import upsert_service_account
+
+    async with maker() as s:
+        await upsert_service_account(s, "dispatch", DISPATCH_SECRET)
+        await s.commit()
+    app = create_app(
+        dispatch_settings,
+        sessionmaker=maker,
+        registry_transport=httpx.ASGITransport(app=registry_app),
+        background=False,
+        configure_logs=False,
+    )
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def dispatch(dispatch_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=dispatch_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://dispatch") as client:
+        yield client

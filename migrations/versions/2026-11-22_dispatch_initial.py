@@ -263,7 +263,8 @@ def upgrade() -> None:
         unique=False,
         schema="dispatch",
         postgresql_where=sa.text(
-            "status IN ('dispatched','accepted','handling','suspended','handled','returned','reopened') AND master_id IS NULL"
+            "status IN ('registered','dispatched','accepted','handling','suspended','handled','returned','reopened') "
+            "AND master_id IS NULL"
         ),
     )
     op.create_index(
@@ -491,7 +492,8 @@ def downgrade() -> None:
         table_name="ticket",
         schema="dispatch",
         postgresql_where=sa.text(
-            "status IN ('dispatched','accepted','handling','suspended','handled','returned','reopened') AND master_id IS NULL"
+            "status IN ('registered','dispatched','accepted','handling','suspended','handled','returned','reopened') "
+            "AND master_id IS NULL"
         ),
     )
     op.drop_index(

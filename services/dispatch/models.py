@@ -64,7 +64,16 @@ STATUSES = (
     "reopened",  # 不满意: waiting for the dispatch centre's review
     "cancelled",  # 作废: not a case (false report, outside the district, ...)
 )
-OPEN_STATUSES = ("dispatched", "accepted", "handling", "suspended", "handled", "returned", "reopened")
+OPEN_STATUSES = (
+    "registered",
+    "dispatched",
+    "accepted",
+    "handling",
+    "suspended",
+    "handled",
+    "returned",
+    "reopened",
+)
 SATISFACTION = ("satisfied", "basically_satisfied", "dissatisfied")
 PLACE_STATES = ("resolved", "pending", "unresolved", "none")
 

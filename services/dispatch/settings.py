@@ -18,8 +18,10 @@ class DispatchSettings(ServiceSettings):
 
     service_name: str = "dispatch"
     database_url: str = database_url_field("DISPATCH_")
-    registry_url: str = Field(default="http://127.0.0.1:8001", description="Base URL of the registry service.")
-    client_id: str = Field(default="dispatch", description="This service's account at the registry.")
+    registry_url: str = Field(
+        default="http://127.0.0.1:8001", description="Base URL of the registry service."
+    )
+    client_id: str = Field(default="svc-dispatch", description="This service's account at the registry.")
     client_secret: str = Field(
         description="Its client-credentials secret (`make run` generates one into .data/secrets.env)."
     )
@@ -36,7 +38,10 @@ class DispatchSettings(ServiceSettings):
         default=4.0, gt=0, description="Working hours a unit has to sign for (签收) a dispatched ticket."
     )
     warn_share: float = Field(
-        default=0.8, gt=0, lt=1, description="Share of the handling limit used up when the early warning fires."
+        default=0.8,
+        gt=0,
+        lt=1,
+        description="Share of the handling limit used up when the early warning fires.",
     )
     red_share: float = Field(
         default=1.5,

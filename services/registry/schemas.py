@@ -10,24 +10,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from services.registry.crypto import IdNumberError, normalize_phone, parse_id_number
 from services.registry.models import GRID_STAFF_ROLES
 from shared.auth import SERVICE_ROLE, STAFF_ROLES
+from shared.types import Name, PrimaryKey, no_nul
+from shared.types import trimmed as _trimmed
 
-
-def no_nul(v: str) -> str:
-    if "\x00" in v:
-        raise ValueError("text must not contain NUL characters")
-    return v
-
-
-def _trimmed(v: str) -> str:
-    v = no_nul(v).strip()
-    if not v:
-        raise ValueError("must not be blank")
-    return v
-
-
-PrimaryKey = Annotated[int, Field(gt=0, lt=2147483647)]
-Text = Annotated[str, AfterValidator(no_nul)]
-Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_trimmed)]
 PersonName = Annotated[str, Field(min_length=1, max_length=50), AfterValidator(_trimmed)]
 Phone = Annotated[str, Field(max_length=20), AfterValidator(normalize_phone)]
 

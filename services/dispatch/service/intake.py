@@ -1,0 +1,325 @@
+"""Intake: one report in, one ticket stored: classified, placed, clocked, numbered and on the trail.
+
+The hot path of the service, so its shape is deliberate:
+- routing runs in-process (about half a millisecond), the registry hop goes through a short-lived cache
+  (see clients.py), and both happen before the database is touched;
+- the insert is ONE statement (a per-day counter upsert, the ticket and its first trail event chained as
+  CTEs) on an autocommit connection: atomic without BEGIN/COMMIT round trips, and the counter row is
+  locked only for that statement;
+- a retry with the same `Idempotency-Key` hits `ON CONFLICT DO NOTHING` and gets the stored ticket back.
+If the registry cannot be reached the ticket is still stored, with its place `pending`; `retry_places`
+resolves it later. Nothing is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, cast, func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.dispatch.clients import Place
+from services.dispatch.errors import IdempotencyMismatch
+from services.dispatch.models import OPEN_STATUSES, Ticket, TicketCounter, TicketEvent
+from services.dispatch.routing import tokens
+from services.dispatch.schemas import TicketCreate
+from services.dispatch.service import clock
+from services.dispatch.service.context import Dispatch
+from services.dispatch.worktime import CST
+from shared.auth import Principal
+from shared.problems import UpstreamError, UpstreamUnavailable
+
+log = logging.getLogger("gridgov.dispatch.intake")
+
+# Channels where the report comes from our own staff on site: no on-site check before dispatch.
+STAFF_CHANNELS = ("patrol", "video_patrol")
+_EXCLUDED = {"id", "number"}
+_TICKET_COLS = [c.key for c in Ticket.__table__.columns if c.key not in _EXCLUDED]
+_EVENT_COLS = [
+    "action",
+    "from_status",
+    "to_status",
+    "actor",
+    "actor_role",
+    "at",
+    "note",
+    "attachments",
+    "data",
+]
+
+
+def body_hash(body: TicketCreate) -> str:
+    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+
+def blank_ticket(**kw: Any) -> Ticket:
+    """A transient ticket with every non-null column set (ORM defaults apply only at flush)."""
+    base: dict[str, Any] = dict(
+        place_status="none",
+        place_attempts=0,
+        anonymous=False,
+        contact_allowed=False,
+        attachments=[],
+        route_confident=False,
+        dispatch_round=0,
+        supervision_level=0,
+        response_overdue=False,
+        extension_pending=False,
+        reopen_count=0,
+        return_count=0,
+        pauses=[],
+        urgency="normal",
+    )
+    base.update(kw)
+    return Ticket(**base)
+
+
+def apply_place(ticket: Ticket, place: Place | None) -> None:
+    ticket.place_status = "resolved" if place is not None else "unresolved"
+    if place is None:
+        return
+    ticket.district_code = place.district.code if place.district else None
+    ticket.street_code = place.street.code if place.street else None
+    ticket.street_name = place.street.name if place.street else None
+    ticket.community_code = place.community.code if place.community else None
+    ticket.community_name = place.community.name if place.community else None
+    ticket.grid_code = place.grid.code if place.grid else None
+    ticket.grid_name = place.grid.name if place.grid else None
+    ticket.micro_grid_code = place.micro_grid.code if place.micro_grid else None
+    ticket.area_code = place.finest_code
+
+
+async def locate(env: Dispatch, ticket: Ticket) -> None:
+    """Ask the registry; a point first, then the address. An outage leaves the place pending."""
+    try:
+        place = None
+        if ticket.lat is not None and ticket.lng is not None:
+            place = await env.registry.locate(lat=ticket.lat, lng=ticket.lng)
+        if place is None and ticket.address:
+            place = await env.registry.locate(address=ticket.address)
+    except (UpstreamUnavailable, UpstreamError) as exc:
+        log.warning("registry unavailable at intake; place left pending", extra={"error": str(exc)})
+        ticket.place_status = "pending"
+        return
+    apply_place(ticket, place)
+
+
+def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Equirectangular distance: exact enough at the few hundred metres duplicates care about."""
+    x = math.radians(lng2 - lng1) * math.cos(math.radians((lat1 + lat2) / 2))
+    y = math.radians(lat2 - lat1)
+    return 6_371_000.0 * math.hypot(x, y)
+
+
+def similarity(a: str, b: str) -> float:
+    """Share of the shorter text's words that the other has (overlap coefficient over jieba words)."""
+    wa = {t for t in tokens(a) if not t.startswith("~")}
+    wb = {t for t in tokens(b) if not t.startswith("~")}
+    if not wa or not wb:
+        return 0.0
+    return len(wa & wb) / min(len(wa), len(wb))
+
+
+async def find_master(session: AsyncSession, env: Dispatch, ticket: Ticket, now: datetime) -> Ticket | None:
+    """An open ticket on the same matter, near and recent, with similar words: this report repeats it."""
+    s = env.settings
+    if (
+        ticket.lat is None
+        or ticket.lng is None
+        or ticket.standard_code is None
+        or s.duplicate_distance_m <= 0
+    ):
+        return None
+    dlat = s.duplicate_distance_m / 111_000.0
+    dlng = dlat / max(math.cos(math.radians(ticket.lat)), 0.01)
+    rows = (
+        await session.execute(
+            select(Ticket)
+            .where(
+                Ticket.standard_code == ticket.standard_code,
+                Ticket.status.in_(OPEN_STATUSES),
+                Ticket.master_id.is_(None),
+                Ticket.created_at >= now - timedelta(hours=s.duplicate_window_h),
+                Ticket.lat.between(ticket.lat - dlat, ticket.lat + dlat),
+                Ticket.lng.between(ticket.lng - dlng, ticket.lng + dlng),
+            )
+            .order_by(Ticket.created_at.desc())
+            .limit(20)
+        )
+    ).scalars()
+    best: tuple[float, Ticket] | None = None
+    for other in rows:
+        if other.lat is None or other.lng is None:
+            continue
+        if distance_m(ticket.lat, ticket.lng, other.lat, other.lng) > s.duplicate_distance_m:
+            continue
+        sim = similarity(ticket.text, other.text)
+        if sim >= s.duplicate_min_similarity and (best is None or sim > best[0]):
+            best = (sim, other)
+    return best[1] if best else None
+
+
+def _insert_statement(values: dict[str, Any], event: dict[str, Any], day: str) -> Any:
+    table, ev_table = Ticket.__table__, TicketEvent.__table__
+    n = (
+        pg_insert(TicketCounter)
+        .values(day=day, last=1)
+        .on_conflict_do_update(index_elements=[TicketCounter.day], set_={"last": TicketCounter.last + 1})
+        .returning(TicketCounter.last)
+        .cte("n")
+    )
+    number = literal("SF" + day) + func.lpad(cast(n.c.last, String), 6, "0")
+    rows = select(number, *(literal(values[k], table.c[k].type) for k in _TICKET_COLS)).select_from(n)
+    t = (
+        pg_insert(Ticket)
+        .from_select(["number", *_TICKET_COLS], rows)
+        .on_conflict_do_nothing(index_elements=["idem_owner", "idem_key"])
+        .returning(Ticket.id, Ticket.number)
+        .cte("t")
+    )
+    ev_rows = select(t.c.id, *(literal(event[k], ev_table.c[k].type) for k in _EVENT_COLS)).select_from(t)
+    e = pg_insert(TicketEvent).from_select(["ticket_id", *_EVENT_COLS], ev_rows).cte("e")
+    return select(t.c.id, t.c.number).add_cte(e)
+
+
+async def intake(
+    session: AsyncSession, env: Dispatch, principal: Principal, body: TicketCreate, idem_key: str | None
+) -> tuple[Ticket, bool]:
+    """Store a report as a ticket. Returns the ticket and whether this was a replay of an earlier request."""
+    now = datetime.now(UTC)
+    digest = body_hash(body) if idem_key else None
+    reporter = body.reporter
+    ticket = blank_ticket(
+        channel=body.channel,
+        text=body.text,
+        urgency=body.urgency,
+        lat=body.lat,
+        lng=body.lng,
+        address=body.address,
+        reporter_name=reporter.name if reporter else None,
+        reporter_phone=reporter.phone if reporter else None,
+        reporter_sub=reporter.resident_id if reporter else None,
+        anonymous=bool(reporter and reporter.anonymous),
+        contact_allowed=bool(reporter and reporter.contact_allowed and not reporter.anonymous),
+        attachments=[a.model_dump(exclude_none=True) for a in body.attachments],
+        external_ref=body.external_ref,
+        external_due_at=body.external_due_at,
+        created_at=now,
+        updated_at=now,
+        created_by=principal.sub,
+        idem_owner=principal.sub if idem_key else None,
+        idem_key=idem_key,
+        idem_hash=digest,
+    )
+    catalog = env.catalog
+    match = catalog.router.match(body.text, 3)
+    top = match.candidates[0] if match.candidates else None
+    std = catalog.active(top.code) if top is not None else None
+    ticket.suggested_code = top.code if top else None
+    ticket.route_score = top.score if top else None
+    ticket.route_confident = bool(match.confident and std is not None)
+    if body.lat is not None or body.address:
+        await locate(env, ticket)
+    if not ticket.route_confident or std is None:
+        ticket.status = "triage"  # a dispatcher picks the standard: no guessing
+    else:
+        ticket.standard_id, ticket.standard_code, ticket.unit, ticket.level = (
+            std.id,
+            std.code,
+            std.unit,
+            std.level,
+        )
+        if std.channel_rule == "verify_first" and body.channel not in STAFF_CHANNELS:
+            ticket.status = "registered"  # a grid worker checks it on site before it is dispatched
+        else:
+            ticket.status = "dispatched"
+            master = await find_master(session, env, ticket, now)
+            if master is not None:
+                ticket.status, ticket.master_id = "linked", master.id
+            else:
+                clock.start_round(ticket, std, std.level, now, env.rules)
+    event = {
+        "action": "register",
+        "from_status": None,
+        "to_status": ticket.status,
+        "actor": principal.sub,
+        "actor_role": principal.role,
+        "at": now,
+        "note": None,
+        "attachments": ticket.attachments,
+        "data": {
+            "channel": body.channel,
+            "suggested": ticket.suggested_code,
+            "confident": ticket.route_confident,
+            "place": ticket.place_status,
+            **({"master_id": ticket.master_id} if ticket.master_id else {}),
+        },
+    }
+    values = {k: getattr(ticket, k) for k in _TICKET_COLS}
+    day = now.astimezone(CST).strftime("%Y%m%d")
+    row = (await session.execute(_insert_statement(values, event, day))).first()
+    if row is None:  # the Idempotency-Key was used before: answer with what was stored then
+        stored = (
+            await session.execute(
+                select(Ticket).where(Ticket.idem_owner == principal.sub, Ticket.idem_key == idem_key)
+            )
+        ).scalar_one()
+        if stored.idem_hash != digest:
+            raise IdempotencyMismatch(
+                f"Idempotency-Key {idem_key!r} was first used for a different request (ticket {stored.number}); "
+                "use a new key for a new report, or resend the identical body."
+            )
+        return stored, True
+    ticket.id, ticket.number = row.id, row.number
+    return ticket, False
+
+
+async def retry_places(maker: async_sessionmaker[AsyncSession], env: Dispatch, *, batch: int = 200) -> int:
+    """Resolve places left pending while the registry was down. Safe in several replicas (SKIP LOCKED)."""
+    done = 0
+    async with maker() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(Ticket)
+                    .where(Ticket.place_status == "pending")
+                    .order_by(Ticket.id)
+                    .limit(batch)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for ticket in rows:
+            await locate(env, ticket)
+            if ticket.place_status == "pending":
+                ticket.place_attempts += 1
+                if ticket.place_attempts >= env.settings.place_max_attempts:
+                    ticket.place_status = "unresolved"  # a dispatcher places it by hand
+                else:
+                    break  # still down: stop hammering it, try again next round
+            session.add(
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    action="locate",
+                    from_status=ticket.status,
+                    to_status=ticket.status,
+                    actor="system",
+                    actor_role="system",
+                    note=None,
+                    attachments=[],
+                    data={"place": ticket.place_status, "area_code": ticket.area_code},
+                )
+            )
+            done += 1
+        await session.execute(
+            update(Ticket).where(Ticket.id.in_([t.id for t in rows])).values(updated_at=func.now())
+        )
+        await session.commit()
+    return done
