@@ -82,6 +82,8 @@ def service_env(database_url: str, sec: dict[str, str]) -> dict[str, str]:
         env.setdefault(f"{name.upper()}_JWKS_URL", f"{reg}/.well-known/jwks.json")
         env.setdefault(f"{name.upper()}_REGISTRY_URL", reg)
         env.setdefault(f"{name.upper()}_TOKEN_URL", f"{reg}/api/v1/auth/token")
+    for name in ("dispatch", "wishes", "mobile"):  # each service's registry account (svc-<name>)
+        env.setdefault(f"{name.upper()}_CLIENT_SECRET", sec[f"SVC_{name.upper()}_SECRET"])
     env.setdefault("PYTHONPATH", str(ROOT))
     return env
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from services.dispatch.deps import CurrentStaff, DispatchDep, ReadSessionDep, SessionDep
-from services.dispatch.errors import ActionForbidden, ActionInvalid
+from services.dispatch.errors import ActionForbidden, ActionInvalid, InvalidWeek
 from services.dispatch.models import CHANNELS, STATUSES, Supervision, Ticket
 from services.dispatch.schemas import (
     CandidateRead,
@@ -29,8 +29,8 @@ from services.dispatch.schemas import (
     TransitionCreate,
 )
 from services.dispatch.service import intake as intake_service
+from services.dispatch.service import report, transitions, views
 from services.dispatch.service import standards as standards_service
-from services.dispatch.service import transitions, views
 from services.dispatch.workflow import DISPATCHERS, GRID, HANDLER
 from shared.auth import AREA_ROLES, SERVICE_ROLE, Principal
 from shared.pagination import Page, PageDep
@@ -354,3 +354,55 @@ async def list_supervisions(
         limit=page.limit,
         offset=page.offset,
     )
+
+
+# ---- reports -----------------------------------------------------------------------------------------
+
+REPORT_ROLES = ("district_admin", "street_dispatcher")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get(
+    "/reports/weekly",
+    tags=["reports"],
+    response_model=report.WeeklyReportRead,
+    responses={
+        200: {
+            "content": {XLSX: {}, "image/svg+xml": {}},
+            "description": "The report as JSON, as an .xlsx workbook (`format=xlsx`) or as a chart (`format=svg`).",
+        },
+        **problems(401, 403, 422),
+    },
+)
+async def get_weekly_report(
+    principal: CurrentStaff,
+    session: ReadSessionDep,
+    env: DispatchDep,
+    week: Annotated[
+        str, Query(pattern=r"^[0-9]{4}-W[0-9]{2}$", examples=["2026-W47"], description="ISO week.")
+    ],
+    format: Literal["json", "xlsx", "svg"] = "json",
+) -> Any:
+    """一周一点评: per unit and per street — received, closed, on-time rate, overdue, returned, median
+    working hours to close, satisfaction rate — with the ranking and the red and black lists (thresholds
+    are settings). District admins see the district; a street dispatcher sees their street."""
+    require(principal, REPORT_ROLES, "The weekly review")
+    prefixes = None if principal.role == "district_admin" else tuple(principal.scope)
+    try:
+        data = await report.weekly_report(
+            session,
+            week=week,
+            thresholds=report.Thresholds.from_settings(env.settings),
+            street_prefixes=prefixes,
+        )
+    except ValueError as exc:
+        raise InvalidWeek(f"{exc}; give an ISO week such as 2026-W47.") from None
+    if format == "xlsx":
+        return Response(
+            report.report_xlsx(data),
+            media_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="weekly-review-{week}.xlsx"'},
+        )
+    if format == "svg":
+        return Response(report.report_svg(data), media_type="image/svg+xml")
+    return data

@@ -45,3 +45,7 @@ class IdempotencyMismatch(Unprocessable):
 
 class StandardConflict(Conflict):
     type, title = "standard-conflict", "The handling standard conflicts with an existing one"
+
+
+class InvalidWeek(Unprocessable):
+    type, title = "invalid-week", "No such ISO week"

@@ -19,7 +19,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, func, literal, select, update
+from sqlalchemy import String, bindparam, cast, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -164,8 +164,10 @@ async def find_master(session: AsyncSession, env: Dispatch, ticket: Ticket, now:
     return best[1] if best else None
 
 
-def _insert_statement(values: dict[str, Any], event: dict[str, Any], day: str) -> Any:
+def _insert_statement() -> Any:
+    """Built once: bind parameters only, so SQLAlchemy compiles it once and reuses it for every ticket."""
     table, ev_table = Ticket.__table__, TicketEvent.__table__
+    day = bindparam("day", type_=String)
     n = (
         pg_insert(TicketCounter)
         .values(day=day, last=1)
@@ -173,8 +175,8 @@ def _insert_statement(values: dict[str, Any], event: dict[str, Any], day: str) -
         .returning(TicketCounter.last)
         .cte("n")
     )
-    number = literal("SF" + day) + func.lpad(cast(n.c.last, String), 6, "0")
-    rows = select(number, *(literal(values[k], table.c[k].type) for k in _TICKET_COLS)).select_from(n)
+    number = literal("SF") + day + func.lpad(cast(n.c.last, String), 6, "0")
+    rows = select(number, *(bindparam(k, type_=table.c[k].type) for k in _TICKET_COLS)).select_from(n)
     t = (
         pg_insert(Ticket)
         .from_select(["number", *_TICKET_COLS], rows)
@@ -182,9 +184,14 @@ def _insert_statement(values: dict[str, Any], event: dict[str, Any], day: str) -
         .returning(Ticket.id, Ticket.number)
         .cte("t")
     )
-    ev_rows = select(t.c.id, *(literal(event[k], ev_table.c[k].type) for k in _EVENT_COLS)).select_from(t)
+    ev_rows = select(
+        t.c.id, *(bindparam("ev_" + k, type_=ev_table.c[k].type) for k in _EVENT_COLS)
+    ).select_from(t)
     e = pg_insert(TicketEvent).from_select(["ticket_id", *_EVENT_COLS], ev_rows).cte("e")
     return select(t.c.id, t.c.number).add_cte(e)
+
+
+INSERT_TICKET = _insert_statement()
 
 
 async def intake(
@@ -260,9 +267,10 @@ async def intake(
             **({"master_id": ticket.master_id} if ticket.master_id else {}),
         },
     }
-    values = {k: getattr(ticket, k) for k in _TICKET_COLS}
-    day = now.astimezone(CST).strftime("%Y%m%d")
-    row = (await session.execute(_insert_statement(values, event, day))).first()
+    params = {k: getattr(ticket, k) for k in _TICKET_COLS}
+    params.update({"ev_" + k: v for k, v in event.items()})
+    params["day"] = now.astimezone(CST).strftime("%Y%m%d")
+    row = (await session.execute(INSERT_TICKET, params)).first()
     if row is None:  # the Idempotency-Key was used before: answer with what was stored then
         stored = (
             await session.execute(
