@@ -27,6 +27,8 @@ def _placeholder_env() -> None:
     for name in ("REGISTRY_DATA_KEY", "REGISTRY_LOOKUP_KEY"):
         os.environ.setdefault(name, key)
     os.environ.setdefault("DATABASE_URL", "postgresql+asyncpg://openapi@localhost/openapi")
+    for name in ("DISPATCH", "WISHES", "MOBILE"):
+        os.environ.setdefault(f"{name}_CLIENT_SECRET", secrets.token_urlsafe(24))
 
 
 def documents() -> dict[str, dict[str, Any]]:
