@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch import api, tasks
 from services.dispatch.clients import RegistryClient
+from services.dispatch.service import places
 from services.dispatch.service.context import Dispatch
 from services.dispatch.service.standards import load_catalog
 from services.dispatch.settings import DispatchSettings, get_settings
@@ -106,6 +107,7 @@ def create_app(
         async with maker() as session:
             catalog = await load_catalog(session)
         env = Dispatch.build(settings, registry, catalog)
+        await places.refresh_quietly(env.map, registry)  # without it, intake asks /locate per report
         app.state.dispatch = env
         running = tasks.start(env, maker) if background else []
         try:

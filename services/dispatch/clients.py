@@ -125,3 +125,12 @@ class RegistryClient(ServiceClient):
         place = Place.from_json(orjson.loads(r.content))
         self.cache.put(key, place)
         return place
+
+    async def map(self, etag: str | None) -> tuple[dict[str, Any], str | None] | None:
+        """The registry's map (areas and boundaries), or None when it is unchanged since `etag`."""
+        headers = {"If-None-Match": etag} if etag else {}
+        r = await self.request("GET", "/api/v1/map", as_service=True, headers=headers)
+        if r.status_code == 304:
+            return None
+        raise_for_upstream(r, self.service)
+        return orjson.loads(r.content), r.headers.get("etag")

@@ -60,6 +60,9 @@ class DispatchSettings(ServiceSettings):
         "Grid boundaries change rarely; 0 turns the cache off.",
     )
     locate_cache_size: int = Field(default=50_000, ge=0)
+    map_refresh_s: float = Field(
+        default=5.0, gt=0, description="How often the copy of the registry's map is checked for edits."
+    )
     router_refresh_s: float = Field(
         default=10.0, gt=0, description="How often a replica checks for standards edits made elsewhere."
     )

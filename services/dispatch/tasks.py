@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.dispatch.service import intake, standards, supervise
+from services.dispatch.service import intake, places, standards, supervise
 from services.dispatch.service.context import Dispatch
 
 log = logging.getLogger("gridgov.dispatch.tasks")
@@ -35,6 +35,9 @@ def start(env: Dispatch, maker: async_sessionmaker[AsyncSession]) -> list[asynci
     return [
         asyncio.create_task(_every(s.job_interval_s, "supervision", lambda: supervise.run_once(maker, env))),
         asyncio.create_task(_every(s.place_retry_s, "place retry", lambda: intake.retry_places(maker, env))),
+        asyncio.create_task(
+            _every(s.map_refresh_s, "map refresh", lambda: places.refresh_quietly(env.map, env.registry))
+        ),
         asyncio.create_task(
             _every(s.router_refresh_s, "catalog refresh", lambda: standards.refresh_if_stale(env, maker))
         ),

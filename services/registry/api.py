@@ -9,7 +9,7 @@ import tempfile
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Header, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
@@ -33,7 +33,7 @@ from services.registry.errors import (
     NotLocated,
     ResidentNotFound,
 )
-from services.registry.models import GRID_STAFF_ROLES, Area, GridStaff
+from services.registry.models import GRID_STAFF_ROLES, Area, GridStaff, MapRevision
 from services.registry.schemas import (
     GRID_KIND_LABELS,
     MANAGEMENT_LABELS,
@@ -167,6 +167,55 @@ async def locate_place(request: Request) -> Response:
             raise NotLocated(f"No registered building or community matches {q.address!r} well enough.")
         return Response(orjson.dumps(match), media_type="application/json")
     raise Unprocessable("Give either lat and lng, or address.")
+
+
+class MapArea(BaseModel):
+    code: str
+    name: str
+    level: str
+    boundary: dict[str, Any] | None = Field(
+        description="GeoJSON Polygon/MultiPolygon (grids and micro-grids)."
+    )
+
+
+class MapRead(BaseModel):
+    rev: int = Field(description="The map revision; it moves with every boundary, area or building edit.")
+    areas: list[MapArea]
+
+
+@router.get(
+    "/map",
+    tags=["locate"],
+    response_model=MapRead,
+    responses={
+        304: {"description": "Unchanged since the revision named in If-None-Match."},
+        **problems(401, 403),
+    },
+)
+async def get_map(
+    session: ReadSessionDep,
+    principal: CurrentStaff,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Any:
+    """Every area's code and name, with the grid and micro-grid boundaries: for services that place many
+    points themselves (dispatch intake) and keep the copy current by revision. The ETag is the revision;
+    send it back in `If-None-Match` and an unchanged map is a bodiless 304."""
+    sc.require_role(principal, {"service", "district_admin"}, "read the whole map")
+    rev = (
+        await session.execute(select(MapRevision.rev).where(MapRevision.id == 1))
+    ).scalar_one_or_none() or 0
+    etag = f'"map-{rev}"'
+    if if_none_match == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    rows = await session.execute(select(Area.code, Area.name, Area.level, Area.boundary).order_by(Area.code))
+    body = {
+        "rev": rev,
+        "areas": [
+            {"code": c, "name": n, "level": lv, "boundary": b if lv in ("grid", "micro_grid") else None}
+            for c, n, lv, b in rows
+        ],
+    }
+    return Response(orjson.dumps(body), media_type="application/json", headers={"ETag": etag})
 
 
 # ---- auth ---------------------------------------------------------------------------------------

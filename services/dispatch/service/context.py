@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from services.dispatch.clients import RegistryClient
 from services.dispatch.service.clock import ClockRules
+from services.dispatch.service.places import MapCopy
 from services.dispatch.service.standards import Catalog
 from services.dispatch.settings import DispatchSettings
 
@@ -16,6 +17,7 @@ class Dispatch:
     rules: ClockRules
     registry: RegistryClient
     catalog: Catalog  # swapped whole when the standards change
+    map: MapCopy  # the registry's map, for placing points in-process
 
     @classmethod
     def build(cls, settings: DispatchSettings, registry: RegistryClient, catalog: Catalog) -> Dispatch:
@@ -25,4 +27,4 @@ class Dispatch:
             warn_share=settings.warn_share,
             red_share=settings.red_share,
         )
-        return cls(settings=settings, rules=rules, registry=registry, catalog=catalog)
+        return cls(settings=settings, rules=rules, registry=registry, catalog=catalog, map=MapCopy())

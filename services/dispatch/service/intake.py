@@ -95,11 +95,15 @@ def apply_place(ticket: Ticket, place: Place | None) -> None:
 
 
 async def locate(env: Dispatch, ticket: Ticket) -> None:
-    """Ask the registry; a point first, then the address. An outage leaves the place pending."""
+    """A point first (on the map copy, or by asking the registry), then the address (asking the
+    registry). An outage leaves the place pending."""
     try:
         place = None
         if ticket.lat is not None and ticket.lng is not None:
-            place = await env.registry.locate(lat=ticket.lat, lng=ticket.lng)
+            if env.map.loaded:  # in-process, on the copy of the registry's map
+                place = env.map.locate(ticket.lat, ticket.lng)
+            if place is None:  # no copy yet, or a point off it (the copy may be seconds behind): ask
+                place = await env.registry.locate(lat=ticket.lat, lng=ticket.lng)
         if place is None and ticket.address:
             place = await env.registry.locate(address=ticket.address)
     except (UpstreamUnavailable, UpstreamError) as exc:
