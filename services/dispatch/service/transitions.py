@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.errors import (
@@ -443,6 +443,15 @@ async def _link(session, env, principal, ticket, body, now, data) -> None:  # ty
     ticket.master_id = master.id
     ticket.alarm_at = None
     data["master"] = master.number
+    # its own duplicates follow it: a duplicate hangs off an open master, never off another duplicate
+    moved = await session.execute(
+        update(Ticket)
+        .where(Ticket.master_id == ticket.id)
+        .values(master_id=master.id)
+        .returning(Ticket.number)
+    )
+    if numbers := sorted(moved.scalars()):
+        data["moved"] = numbers
 
 
 async def _unlink(session, env, principal, ticket, body, now, data) -> None:  # type: ignore[no-untyped-def]
