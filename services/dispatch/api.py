@@ -35,7 +35,7 @@ from services.dispatch.workflow import DISPATCHERS, GRID, HANDLER
 from shared.auth import AREA_ROLES, SERVICE_ROLE, Principal
 from shared.pagination import Page, PageDep
 from shared.problems import problems
-from shared.types import BigKey
+from shared.types import BigKey, Text
 
 router = APIRouter(prefix="/api/v1")
 
@@ -82,7 +82,7 @@ async def list_standards(
     session: ReadSessionDep,
     page: PageDep,
     q: Annotated[
-        str | None, Query(max_length=50, description="Code, title, category or keyword contains.")
+        Text | None, Query(max_length=50, description="Code, title, category or keyword contains.")
     ] = None,
     unit: Annotated[str | None, Query(pattern=r"^[A-Z]{2,4}$")] = None,
     level: Level | None = None,
@@ -234,7 +234,7 @@ async def list_tickets(
     created_to: date | None = Query(default=None, description="Inclusive."),
     overdue: bool | None = None,
     q: Annotated[
-        str | None, Query(max_length=50, description="A ticket number, or words in text or address.")
+        Text | None, Query(max_length=50, description="A ticket number, or words in text or address.")
     ] = None,
 ) -> Page[TicketSummary]:
     """Search tickets within your scope (your areas; a unit's handlers: their unit's tickets), newest first."""

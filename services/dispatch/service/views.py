@@ -271,9 +271,10 @@ def filters(
     if area:
         out.append(Ticket.area_code.startswith(area, autoescape=True))
     if created_from:
-        out.append(Ticket.created_at >= _day_start(created_from))
-    if created_to:
-        out.append(Ticket.created_at < _day_start(created_to) + timedelta(days=1))  # inclusive
+        # no ticket is older; CST midnight of year 1 would fall outside PostgreSQL's timestamptz range
+        out.append(Ticket.created_at >= _day_start(max(created_from, date(1970, 1, 1))))
+    if created_to and created_to < date.max:  # inclusive; the last representable day has no next day
+        out.append(Ticket.created_at < _day_start(created_to + timedelta(days=1)))
     if overdue is not None:
         late = and_(
             Ticket.handling_due_at < func.now(),
