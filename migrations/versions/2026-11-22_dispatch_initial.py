@@ -152,6 +152,7 @@ def upgrade() -> None:
         sa.Column("route_score", sa.Float(), nullable=True),
         sa.Column("route_confident", sa.Boolean(), nullable=False),
         sa.Column("suggested_code", sa.String(length=6), nullable=True),
+        sa.Column("verify_on_site", sa.Boolean(), nullable=False),
         sa.Column("master_id", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
@@ -293,7 +294,8 @@ def upgrade() -> None:
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.CheckConstraint(
-            "decision IS NULL OR decision IN ('approved','refused')", name=op.f("ck_extension_decision")
+            "decision IS NULL OR decision IN ('approved','refused','lapsed')",
+            name=op.f("ck_extension_decision"),
         ),
         sa.ForeignKeyConstraint(
             ["ticket_id"], ["dispatch.ticket.id"], name=op.f("fk_extension_ticket_id_ticket")

@@ -235,6 +235,7 @@ class Ticket(Base):
     route_score: Mapped[float | None] = mapped_column(Float)
     route_confident: Mapped[bool] = mapped_column(Boolean, default=False)
     suggested_code: Mapped[str | None] = mapped_column(String(6))  # the router's pick, for corrections
+    verify_on_site: Mapped[bool] = mapped_column(Boolean, default=True)  # from the standard it was routed to
     master_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
     # clock (all timestamptz; limits count working hours on the official calendar)
     created_at: Mapped[datetime] = _now()
@@ -315,7 +316,7 @@ class Extension(Base):
 
     __tablename__ = "extension"
     __table_args__ = (
-        CheckConstraint("decision IS NULL OR decision IN ('approved','refused')", name="decision"),
+        CheckConstraint("decision IS NULL OR decision IN ('approved','refused','lapsed')", name="decision"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -33,6 +33,13 @@ def _phone(v: str) -> str:
     return v
 
 
+def _complaint(v: str) -> str:
+    v = trimmed(v)  # the length that counts is the text's, not its padding
+    if len(v) < 2:
+        raise ValueError("the complaint needs at least 2 characters besides spaces")
+    return v
+
+
 # ---- standards ---------------------------------------------------------------------------------------
 
 
@@ -199,8 +206,7 @@ class TicketCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channel: Channel
-    text: Annotated[str, AfterValidator(trimmed)] = Field(
-        min_length=2,
+    text: Annotated[str, AfterValidator(_complaint)] = Field(
         max_length=2000,
         description="The complaint in the reporter's words (hotline transcripts included).",
         examples=["市民来电反映：龙锦路和锦绣街路口的雨水井盖缺失，晚上很危险，请尽快处理。"],

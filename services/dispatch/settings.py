@@ -71,7 +71,6 @@ class DispatchSettings(ServiceSettings):
     duplicate_min_similarity: float = Field(
         default=0.45, ge=0, le=1, description="Duplicates: how alike the texts must be (0–1)."
     )
-    max_text_chars: int = Field(default=2000, ge=100, le=9000)
     # weekly review (一周一点评) thresholds for the red and black lists (红黑榜)
     red_list_on_time: float = Field(default=0.95, ge=0, le=1)
     red_list_satisfaction: float = Field(default=0.90, ge=0, le=1)

@@ -303,6 +303,7 @@ class TestBadInput:
         [
             pytest.param(body(""), id="empty-text"),
             pytest.param(body("   \n\t  "), id="whitespace-text"),
+            pytest.param(body("   垃   "), id="one-char-padded-with-spaces"),
             pytest.param(body("垃" * 10_000), id="10000-chars"),
             pytest.param(body("垃圾\x00没人清理"), id="nul-in-text"),
             pytest.param(body(GARBAGE, address="龙锦路\x001号"), id="nul-in-address"),

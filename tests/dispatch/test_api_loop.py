@@ -477,27 +477,31 @@ class TestReturns:
 
 
 class TestNewRounds:
-    async def test_a_new_round_drops_a_waiting_extension_request_undecided(self, env):
-        """What the code does (an open question): escalating, reassigning or an upheld return starts a new
-        round, which clears `extension_pending`; the request row stays with no decision."""
+    async def test_a_new_round_lets_a_waiting_extension_request_lapse(self, env):
+        """Escalating, reassigning or an upheld return starts a new clock: a request for more time on the
+        old one lapses, on the record."""
         dispatch, people = env
         t = await new_ticket(dispatch, people)
         await walk(dispatch, people, t["id"], EXTENSION)
         r = await step(dispatch, people["street"], t["id"], "escalate", note="需区级协调")
         assert r["extension_pending"] is False
         d = await detail(dispatch, people["street"], t["id"])
-        assert [(x["hours"], x["decision"]) for x in d["extensions"]] == [(7.0, None)]
+        assert [(x["hours"], x["decision"], x["decided_by"]) for x in d["extensions"]] == [
+            (7.0, "lapsed", "system")
+        ]
         assert "decide_extension" not in d["allowed_actions"]
 
-    async def test_a_reopened_ticket_dispatched_again_keeps_the_last_rounds_outcome_until_replaced(self, env):
-        """What the code does (an open question): a new round resets the clock but not closed_at,
-        satisfaction or on_time of the round the resident was dissatisfied with."""
+    async def test_a_reopened_ticket_dispatched_again_starts_a_fresh_round(self, env):
+        """A new round clears the last round's handling outcome (handled, verified, on time); closed_at and
+        the dissatisfied rating stay until the ticket is closed and rated again: they happened."""
         dispatch, people = env
         t = await new_ticket(dispatch, people)
         await walk(dispatch, people, t["id"], REOPEN)
         r = await step(dispatch, people["street"], t["id"], "dispatch")
         assert r["status"] == "dispatched" and r["reopen_count"] == 1
         assert r["clock"]["accepted_at"] is None and r["clock"]["closed_at"] is not None
+        assert r["clock"]["handled_at"] is None and r["clock"]["verified_at"] is None
+        assert r["clock"]["on_time"] is None and r["clock"]["work_hours"] is None
         assert r["satisfaction"] == "dissatisfied"
         await walk(dispatch, people, t["id"], REOPEN)
         r = await step(dispatch, people["street"], t["id"], "close")

@@ -36,6 +36,11 @@ def pauses_of(ticket: Ticket) -> list[Span]:
 def start_round(ticket: Ticket, std: StandardRef, level: str, now: datetime, rules: ClockRules) -> None:
     """A dispatch to a unit: new deadlines, supervision starts over."""
     ticket.standard_id, ticket.standard_code, ticket.unit, ticket.level = std.id, std.code, std.unit, level
+    ticket.verify_on_site = std.verify_on_site
+    # a new round is judged on its own: the previous round's outcome no longer stands
+    ticket.handled_at = ticket.verified_at = None
+    ticket.on_time = None
+    ticket.work_seconds = None
     ticket.dispatch_round = (ticket.dispatch_round or 0) + 1
     ticket.dispatched_at = now
     ticket.accepted_at = None

@@ -66,6 +66,7 @@ def blank_ticket(**kw: Any) -> Ticket:
         contact_allowed=False,
         attachments=[],
         route_confident=False,
+        verify_on_site=True,
         dispatch_round=0,
         supervision_level=0,
         response_overdue=False,
@@ -245,6 +246,7 @@ async def intake(
             std.unit,
             std.level,
         )
+        ticket.verify_on_site = std.verify_on_site
         if std.channel_rule == "verify_first" and body.channel not in STAFF_CHANNELS:
             ticket.status = "registered"  # a grid worker checks it on site before it is dispatched
         else:

@@ -35,7 +35,9 @@ NOTES = {
 }
 
 
-async def _card(session: AsyncSession, ticket: Ticket, clock_name: str, kind: str, due: datetime, note: str) -> bool:
+async def _card(
+    session: AsyncSession, ticket: Ticket, clock_name: str, kind: str, due: datetime, note: str
+) -> bool:
     """Insert one supervision; False if it already exists (another run got there first)."""
     row = (
         await session.execute(
@@ -75,16 +77,25 @@ async def _card(session: AsyncSession, ticket: Ticket, clock_name: str, kind: st
 async def supervise_ticket(session: AsyncSession, env: Dispatch, ticket: Ticket, now: datetime) -> int:
     rules = env.rules
     issued = 0
-    if ticket.accepted_at is None and not ticket.response_overdue and ticket.response_due_at and now >= ticket.response_due_at:
+    if (
+        ticket.accepted_at is None
+        and not ticket.response_overdue
+        and ticket.response_due_at
+        and now >= ticket.response_due_at
+    ):
         ticket.response_overdue = True
-        issued += await _card(session, ticket, "response", "yellow", ticket.response_due_at, NOTES[("response", "yellow")])
+        issued += await _card(
+            session, ticket, "response", "yellow", ticket.response_due_at, NOTES[("response", "yellow")]
+        )
     th = clock.thresholds(ticket, rules)
     for level, kind in ((clock.WARNED, "warning"), (clock.YELLOW, "yellow"), (clock.RED, "red")):
         if ticket.supervision_level < level and now >= th[kind]:
             ticket.supervision_level = level
             note = NOTES[("handling", kind)].format(share=rules.warn_share)
-            issued += await _card(session, ticket, "handling", kind, th[kind], note)
-            if kind == "red" and ticket.level and (up := next_level(ticket.level)):
+            new = await _card(session, ticket, "handling", kind, th[kind], note)
+            issued += new
+            # escalate only with the card this pass issued: a card that already existed was acted on
+            if new and kind == "red" and ticket.level and (up := next_level(ticket.level)):
                 session.add(
                     TicketEvent(
                         ticket_id=ticket.id,
@@ -104,20 +115,26 @@ async def supervise_ticket(session: AsyncSession, env: Dispatch, ticket: Ticket,
     return issued
 
 
-async def run_once(maker: async_sessionmaker[AsyncSession], env: Dispatch, *, now: datetime | None = None) -> int:
+async def run_once(
+    maker: async_sessionmaker[AsyncSession], env: Dispatch, *, now: datetime | None = None
+) -> int:
     """One pass over due alarms; returns how many supervision records it issued."""
     now = now or datetime.now(UTC)
     issued = 0
     async with maker() as session:
         tickets = (
-            await session.execute(
-                select(Ticket)
-                .where(Ticket.alarm_at <= now)
-                .order_by(Ticket.alarm_at)
-                .limit(env.settings.job_batch)
-                .with_for_update(skip_locked=True)
+            (
+                await session.execute(
+                    select(Ticket)
+                    .where(Ticket.alarm_at <= now)
+                    .order_by(Ticket.alarm_at)
+                    .limit(env.settings.job_batch)
+                    .with_for_update(skip_locked=True)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         for ticket in tickets:
             issued += await supervise_ticket(session, env, ticket, now)
         await session.commit()

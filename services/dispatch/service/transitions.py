@@ -81,6 +81,8 @@ def _state_ok(name: str, ticket: Ticket) -> bool:
         return not ticket.extension_pending
     if name == "escalate":
         return ticket.level is not None and next_level(ticket.level) is not None
+    if name == "close" and ticket.status == "handled":
+        return not ticket.verify_on_site  # its standard requires the grid worker's on-site check first
     return True
 
 
@@ -213,7 +215,18 @@ async def _route(
         ticket.suggested_code = std.code
         data["correction"] = True
     ticket.status = "dispatched"
+    await _lapse_extension(session, ticket, now)
     clock.start_round(ticket, std, level, now, env.rules)
+
+
+async def _lapse_extension(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+    """A new round (another unit or level) starts a new clock: a request for more time on the old one lapses."""
+    if ticket.extension_pending:
+        await session.execute(
+            update(Extension)
+            .where(Extension.ticket_id == ticket.id, Extension.decision.is_(None))
+            .values(decision="lapsed", decided_by="system", decided_at=now, note="新一轮派遣，原延期申请失效")
+        )
 
 
 async def _confirm(session, env, principal, ticket, body, now, data) -> None:  # type: ignore[no-untyped-def]
@@ -269,8 +282,7 @@ async def _verify_fail(session, env, principal, ticket, body, now, data) -> None
 
 async def _close(session, env, principal, ticket, body, now, data) -> None:  # type: ignore[no-untyped-def]
     if ticket.status == "handled":
-        std = await catalog_service.get_version(session, ticket.standard_id) if ticket.standard_id else None
-        if std is None or std.verify_on_site:
+        if ticket.verify_on_site:
             raise TransitionNotAllowed(
                 f"Standard {ticket.standard_code} requires an on-site check: a grid worker must verify "
                 f"ticket {ticket.number} before it is closed.",
@@ -367,6 +379,7 @@ async def _escalate(session, env, principal, ticket, body, now, data) -> None:  
         raise ActionInvalid("This ticket has no standard yet; dispatch it first.")
     std = StandardRef(**{**std.__dict__, "unit": ticket.unit or std.unit})
     data.update(from_level=ticket.level, level=up)
+    await _lapse_extension(session, ticket, now)
     clock.start_round(ticket, std, up, now, env.rules)
     ticket.status = "dispatched"
 
@@ -515,4 +528,3 @@ async def _notify_reporters(session: AsyncSession, ticket: Ticket, action: str, 
                 },
             )
         )
-
