@@ -60,7 +60,7 @@ INSERT INTO dispatch.ticket (
     attachments, unit, street_code, street_name, created_at, updated_at, dispatched_at, handled_at,
     closed_at, feedback_at, response_hours, handling_hours, work_seconds, on_time, satisfaction, pauses,
     route_confident, dispatch_round, supervision_level, response_overdue, extension_pending, reopen_count,
-    return_count, created_by)
+    return_count, created_by, verify_on_site)
 SELECT
     'BR' || lpad(g::text, 12, '0'),
     (:channels)[1 + floor(r_channel * cardinality(:channels))::int],
@@ -86,7 +86,7 @@ SELECT
     CASE WHEN r_status >= 0.07 AND closed_at <= :now AND r_fb < 0.6 THEN
         CASE WHEN r_sat < 0.72 THEN 'satisfied' WHEN r_sat < 0.90 THEN 'basically_satisfied'
              ELSE 'dissatisfied' END END,
-    '[]'::jsonb, true, 1, 0, false, false, 0, 0, 'bench'
+    '[]'::jsonb, true, 1, 0, false, false, 0, 0, 'bench', true
 FROM (
     SELECT *,
         -- 1 + 3.4 real hours per working hour (7 working hours a day, weekends), plus the check

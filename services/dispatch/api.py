@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Header, Path, Query, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from services.dispatch.deps import CurrentStaff, DispatchDep, ReadSessionDep, SessionDep
@@ -211,11 +211,16 @@ async def create_ticket(
     require(principal, INTAKE_ROLES, "Filing tickets")
     ticket, replayed = await intake_service.intake(session, env, principal, body, idempotency_key)
     master = await views.master_number_of(session, ticket) if ticket.master_id else None
-    out = TicketRead.model_validate(views.ticket_read(ticket, principal, env, master_number=master))
+    out = views.ticket_read(ticket, principal, env, master_number=master)  # the TicketRead shape
     headers = {"Location": f"/api/v1/tickets/{ticket.id}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(out.model_dump(mode="json"), status_code=200 if replayed else 201, headers=headers)
+    return Response(
+        orjson.dumps(out, option=orjson.OPT_UTC_Z),  # the same spelling as pydantic's
+        status_code=200 if replayed else 201,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 @router.get("/tickets", tags=["tickets"], response_model=Page[TicketSummary], responses=problems(401, 422))

@@ -61,6 +61,8 @@ class WorkCalendar:
     # date → True (a working day, e.g. a make-up day) or False (a holiday), overriding everything else
     overrides: Mapping[date, bool] = field(default_factory=dict)
     _warned_years: set[int] = field(default_factory=set, repr=False)
+    # Every deadline walks day by day and the library validates each date: remember each day's periods.
+    _day_periods: dict[date, tuple[Span, ...]] = field(default_factory=dict, repr=False)
 
     def is_workday(self, d: date) -> bool:
         if d in self.overrides:
@@ -75,10 +77,20 @@ class WorkCalendar:
                 )
             return d.weekday() < 5
 
-    def _periods(self, d: date) -> Iterable[Span]:
-        if self.is_workday(d):
-            for s, e in self.hours.periods:
-                yield datetime.combine(d, s, CST), datetime.combine(d, e, CST)
+    def _periods(self, d: date) -> tuple[Span, ...]:
+        spans = self._day_periods.get(d)
+        if spans is None:
+            spans = (
+                tuple(
+                    (datetime.combine(d, s, CST), datetime.combine(d, e, CST)) for s, e in self.hours.periods
+                )
+                if self.is_workday(d)
+                else ()
+            )
+            if len(self._day_periods) > 20_000:  # decades of days; a bound, not an expected size
+                self._day_periods.clear()
+            self._day_periods[d] = spans
+        return spans
 
     def working_seconds_between(self, start: datetime, end: datetime, pauses: Iterable[Span] = ()) -> float:
         """Working seconds in [start, end), less any paused spans."""
