@@ -49,7 +49,8 @@ def with_settled_heap(lifespan: Callable[[FastAPI], Any]) -> Callable[[FastAPI],
     @asynccontextmanager
     async def wrapped(app: FastAPI) -> AsyncIterator[None]:
         async with lifespan(app):
-            app.openapi()  # build it now, so it is frozen too and the first /docs visit is fast
+            if SETTLE_HEAP:  # a served process: build it now, frozen too, so the first /docs visit is fast
+                app.openapi()
             settle_heap()
             yield
 

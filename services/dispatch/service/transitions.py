@@ -211,7 +211,7 @@ async def _route(
             to_code=std.code,
             actor=principal.sub,
         )
-        env.catalog.router.learn(ticket.text, std.code)  # this replica at once; others on their next refresh
+        env.catalog.learn(ticket.text, std.code)
         ticket.suggested_code = std.code
         data["correction"] = True
     ticket.status = "dispatched"
