@@ -221,9 +221,6 @@ def upgrade() -> None:
         op.f("ix_dispatch_ticket_area_code"), "ticket", ["area_code"], unique=False, schema="dispatch"
     )
     op.create_index(
-        op.f("ix_dispatch_ticket_reporter_sub"), "ticket", ["reporter_sub"], unique=False, schema="dispatch"
-    )
-    op.create_index(
         "ix_ticket_alarm_at",
         "ticket",
         ["alarm_at"],
@@ -248,7 +245,6 @@ def upgrade() -> None:
         schema="dispatch",
         postgresql_where=sa.text("feedback_at IS NOT NULL"),
     )
-    op.create_index("ix_ticket_grid_code", "ticket", ["grid_code"], unique=False, schema="dispatch")
     op.create_index(
         "ix_ticket_master_id",
         "ticket",
@@ -277,7 +273,14 @@ def upgrade() -> None:
         postgresql_where=sa.text("place_status = 'pending'"),
     )
     op.create_index("ix_ticket_status", "ticket", ["status"], unique=False, schema="dispatch")
-    op.create_index("ix_ticket_street_code", "ticket", ["street_code"], unique=False, schema="dispatch")
+    op.create_index(
+        "ix_ticket_reporter_sub",
+        "ticket",
+        ["reporter_sub"],
+        unique=False,
+        schema="dispatch",
+        postgresql_where=sa.text("reporter_sub IS NOT NULL"),
+    )
     op.create_index("ix_ticket_unit_status", "ticket", ["unit", "status"], unique=False, schema="dispatch")
     op.create_table(
         "extension",
@@ -481,7 +484,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_dispatch_extension_ticket_id"), table_name="extension", schema="dispatch")
     op.drop_table("extension", schema="dispatch")
     op.drop_index("ix_ticket_unit_status", table_name="ticket", schema="dispatch")
-    op.drop_index("ix_ticket_street_code", table_name="ticket", schema="dispatch")
+    op.drop_index("ix_ticket_reporter_sub", table_name="ticket", schema="dispatch")
     op.drop_index("ix_ticket_status", table_name="ticket", schema="dispatch")
     op.drop_index(
         "ix_ticket_place_pending",
@@ -504,7 +507,6 @@ def downgrade() -> None:
         schema="dispatch",
         postgresql_where=sa.text("master_id IS NOT NULL"),
     )
-    op.drop_index("ix_ticket_grid_code", table_name="ticket", schema="dispatch")
     op.drop_index("ix_ticket_created_at", table_name="ticket", schema="dispatch")
     op.drop_index(
         "ix_ticket_closed_at",
@@ -518,7 +520,6 @@ def downgrade() -> None:
         schema="dispatch",
         postgresql_where=sa.text("alarm_at IS NOT NULL"),
     )
-    op.drop_index(op.f("ix_dispatch_ticket_reporter_sub"), table_name="ticket", schema="dispatch")
     op.drop_index(op.f("ix_dispatch_ticket_area_code"), table_name="ticket", schema="dispatch")
     op.drop_table("ticket", schema="dispatch")
     op.drop_index(

@@ -187,8 +187,8 @@ class Ticket(Base):
         Index("ix_ticket_alarm_at", "alarm_at", postgresql_where=text("alarm_at IS NOT NULL")),
         Index("ix_ticket_unit_status", "unit", "status"),
         Index("ix_ticket_status", "status"),
-        Index("ix_ticket_grid_code", "grid_code"),
-        Index("ix_ticket_street_code", "street_code"),
+        # a resident's own tickets (mobile); most tickets have no resident account
+        Index("ix_ticket_reporter_sub", "reporter_sub", postgresql_where=text("reporter_sub IS NOT NULL")),
         Index("ix_ticket_place_pending", "id", postgresql_where=text("place_status = 'pending'")),
         Index("ix_ticket_master_id", "master_id", postgresql_where=text("master_id IS NOT NULL")),
         Index(
@@ -223,7 +223,7 @@ class Ticket(Base):
     # who reported it (optional); contact hidden from handlers unless the reporter allows it
     reporter_name: Mapped[str | None] = mapped_column(String(50))
     reporter_phone: Mapped[str | None] = mapped_column(String(20))
-    reporter_sub: Mapped[str | None] = mapped_column(String(64), index=True)  # a resident's account id
+    reporter_sub: Mapped[str | None] = mapped_column(String(64))  # a resident's account id
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     contact_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
     attachments: Mapped[list[Any]] = mapped_column(JSONB, default=list)
