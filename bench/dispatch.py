@@ -6,9 +6,10 @@ routing quality and speed, and the weekly report over 1,000,000 tickets.
 
 Intake runs as real processes: the baseline (bench/baseline_app.py), the registry and dispatch each in
 their own uvicorn, the load generator in another, all on this machine's cores. Two intake loads are
-measured: *cold*, every report at a new point (each one a registry /locate hop), and *recurring*, reports
-from 2,000 recurring spots (the same corner, the same bin: what a district sees), where dispatch's short
-locate cache answers most. Results go to bench/results/dispatch.json and DISPATCH.md.
+measured: every report at a new point, and reports from 2,000 recurring spots (the same corner, the same
+bin: what a district sees). Dispatch places points on its copy of the registry's map (fetched over REST
+at start, refreshed by revision), so neither run makes a registry call per report; address-only reports
+would (through a short cache). Results go to bench/results/dispatch.json and DISPATCH.md.
 """
 
 from __future__ import annotations
@@ -340,7 +341,7 @@ def figures(res: dict[str, Any]) -> list[dict[str, Any]]:
         None,
     )
     for key_, label in (
-        ("intake_cold", "intake, new point each (registry hop)"),
+        ("intake_cold", "intake, every report at a new point"),
         ("intake_recurring", "intake, 2,000 recurring spots"),
     ):
         x = res[key_]
