@@ -78,7 +78,7 @@ SATISFACTION = ("satisfied", "basically_satisfied", "dissatisfied")
 PLACE_STATES = ("resolved", "pending", "unresolved", "none")
 
 
-def _in(values: tuple[str, ...]) -> str:
+def sql_in(values: tuple[str, ...]) -> str:
     return "(" + ",".join(f"'{v}'" for v in values) + ")"
 
 
@@ -107,8 +107,8 @@ class Standard(Base):
     __tablename__ = "standard"
     __table_args__ = (
         UniqueConstraint("code", "version"),
-        CheckConstraint(f"level IN {_in(LEVELS)}", name="level"),
-        CheckConstraint(f"urgency IN {_in(URGENCIES)}", name="urgency"),
+        CheckConstraint(f"level IN {sql_in(LEVELS)}", name="level"),
+        CheckConstraint(f"urgency IN {sql_in(URGENCIES)}", name="urgency"),
         CheckConstraint("status IN ('active','superseded','retired')", name="status"),
         CheckConstraint("response_hours > 0 AND handling_hours >= response_hours", name="limits"),
         # at most one current (active or retired) row per code
@@ -174,12 +174,14 @@ class TicketCounter(Base):
 class Ticket(Base):
     __tablename__ = "ticket"
     __table_args__ = (
-        CheckConstraint(f"channel IN {_in(CHANNELS)}", name="channel"),
-        CheckConstraint(f"status IN {_in(STATUSES)}", name="status"),
-        CheckConstraint(f"urgency IN {_in(URGENCIES)}", name="urgency"),
-        CheckConstraint(f"level IS NULL OR level IN {_in(LEVELS)}", name="level"),
-        CheckConstraint(f"place_status IN {_in(PLACE_STATES)}", name="place_status"),
-        CheckConstraint(f"satisfaction IS NULL OR satisfaction IN {_in(SATISFACTION)}", name="satisfaction"),
+        CheckConstraint(f"channel IN {sql_in(CHANNELS)}", name="channel"),
+        CheckConstraint(f"status IN {sql_in(STATUSES)}", name="status"),
+        CheckConstraint(f"urgency IN {sql_in(URGENCIES)}", name="urgency"),
+        CheckConstraint(f"level IS NULL OR level IN {sql_in(LEVELS)}", name="level"),
+        CheckConstraint(f"place_status IN {sql_in(PLACE_STATES)}", name="place_status"),
+        CheckConstraint(
+            f"satisfaction IS NULL OR satisfaction IN {sql_in(SATISFACTION)}", name="satisfaction"
+        ),
         UniqueConstraint("idem_owner", "idem_key"),
         Index("ix_ticket_created_at", "created_at"),
         Index("ix_ticket_closed_at", "closed_at", postgresql_where=text("closed_at IS NOT NULL")),
@@ -195,7 +197,7 @@ class Ticket(Base):
             "ix_ticket_open_standard",
             "standard_code",
             "created_at",
-            postgresql_where=text(f"status IN {_in(OPEN_STATUSES)} AND master_id IS NULL"),
+            postgresql_where=text(f"status IN {sql_in(OPEN_STATUSES)} AND master_id IS NULL"),
         ),
     )
 

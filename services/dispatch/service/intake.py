@@ -19,13 +19,15 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, func, literal, select, update
+import orjson
+from sqlalchemy import DateTime, Float, String, bindparam, cast, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch.clients import Place
 from services.dispatch.errors import IdempotencyMismatch
-from services.dispatch.models import OPEN_STATUSES, Ticket, TicketCounter, TicketEvent
+from services.dispatch.models import OPEN_STATUSES, Ticket, TicketCounter, TicketEvent, sql_in
 from services.dispatch.routing import tokens
 from services.dispatch.schemas import TicketCreate
 from services.dispatch.service import clock
@@ -159,31 +161,75 @@ async def find_master(session: AsyncSession, env: Dispatch, ticket: Ticket, now:
         return None
     dlat = s.duplicate_distance_m / 111_000.0
     dlng = dlat / max(math.cos(math.radians(ticket.lat)), 0.01)
-    rows = (
-        await session.execute(
-            select(Ticket.id, Ticket.number, Ticket.text, Ticket.lat, Ticket.lng)
-            .where(
-                Ticket.standard_code == ticket.standard_code,
-                Ticket.status.in_(OPEN_STATUSES),
-                Ticket.master_id.is_(None),
-                Ticket.created_at >= now - timedelta(hours=s.duplicate_window_h),
-                Ticket.lat.between(ticket.lat - dlat, ticket.lat + dlat),
-                Ticket.lng.between(ticket.lng - dlng, ticket.lng + dlng),
-            )
-            .order_by(Ticket.created_at.desc())
-            .limit(20)
-        )
-    ).all()
+    rows = await FIND_MASTER.fetch(
+        session,
+        code=ticket.standard_code,
+        since=now - timedelta(hours=s.duplicate_window_h),
+        lat0=ticket.lat - dlat,
+        lat1=ticket.lat + dlat,
+        lng0=ticket.lng - dlng,
+        lng1=ticket.lng + dlng,
+    )
     best: tuple[float, Any] | None = None
     for other in rows:
-        if other.lat is None or other.lng is None:
+        if other["lat"] is None or other["lng"] is None:
             continue
-        if distance_m(ticket.lat, ticket.lng, other.lat, other.lng) > s.duplicate_distance_m:
+        if distance_m(ticket.lat, ticket.lng, other["lat"], other["lng"]) > s.duplicate_distance_m:
             continue
-        sim = similarity(ticket.text, other.text)
+        sim = similarity(ticket.text, other["text"])
         if sim >= s.duplicate_min_similarity and (best is None or sim > best[0]):
             best = (sim, other)
     return best[1] if best else None
+
+
+class Compiled:
+    """A Core statement compiled once for asyncpg and run on the session's own driver connection.
+
+    On intake's path SQLAlchemy's async session costs about 0.9 ms of CPU per statement (measured:
+    1.2 ms against 0.3 ms for the same SELECT on the bare driver), more than the database itself. The
+    statement is still built from the models, so a renamed column fails at import, not at run time;
+    only the execution skips the ORM. It runs inside the session's transaction, whatever that is."""
+
+    def __init__(self, stmt: Any, *, json: tuple[str, ...] = ()) -> None:
+        c = stmt.compile(dialect=asyncpg_dialect.dialect())
+        self.sql = c.string
+        self.order = c.positiontup or []
+        self.consts = dict(c.params)
+        self.json = frozenset(json)
+
+    def args(self, params: dict[str, Any]) -> list[Any]:
+        out = []
+        for name in self.order:
+            v = params[name] if name in params else self.consts[name]
+            out.append(orjson.dumps(v).decode() if name in self.json else v)
+        return out
+
+    @staticmethod
+    async def driver(session: AsyncSession) -> Any:
+        conn = await session.connection()
+        return (await conn.get_raw_connection()).driver_connection
+
+    async def fetch(self, session: AsyncSession, **params: Any) -> list[Any]:
+        return await (await self.driver(session)).fetch(self.sql, *self.args(params))
+
+    async def fetchrow(self, session: AsyncSession, **params: Any) -> Any:
+        return await (await self.driver(session)).fetchrow(self.sql, *self.args(params))
+
+
+FIND_MASTER = Compiled(
+    select(Ticket.id, Ticket.number, Ticket.text, Ticket.lat, Ticket.lng)
+    .where(
+        Ticket.standard_code == bindparam("code", type_=String),
+        # spelled out, not a parameter: it must match ix_ticket_open_standard's predicate to use it
+        text(f"dispatch.ticket.status IN {sql_in(OPEN_STATUSES)}"),
+        Ticket.master_id.is_(None),
+        Ticket.created_at >= bindparam("since", type_=DateTime(timezone=True)),
+        Ticket.lat.between(bindparam("lat0", type_=Float), bindparam("lat1", type_=Float)),
+        Ticket.lng.between(bindparam("lng0", type_=Float), bindparam("lng1", type_=Float)),
+    )
+    .order_by(Ticket.created_at.desc())
+    .limit(20)
+)
 
 
 def _insert_statement() -> Any:
@@ -213,7 +259,7 @@ def _insert_statement() -> Any:
     return select(t.c.id, t.c.number).add_cte(e)
 
 
-INSERT_TICKET = _insert_statement()
+INSERT_TICKET = Compiled(_insert_statement(), json=("attachments", "pauses", "ev_attachments", "ev_data"))
 
 
 async def intake(
@@ -270,7 +316,7 @@ async def intake(
             ticket.status = "dispatched"
             master = await find_master(session, env, ticket, now)
             if master is not None:
-                ticket.status, ticket.master_id = "linked", master.id
+                ticket.status, ticket.master_id = "linked", master["id"]
             else:
                 clock.start_round(ticket, std, std.level, now, env.rules)
     event = {
@@ -293,7 +339,7 @@ async def intake(
     params = {k: getattr(ticket, k) for k in _TICKET_COLS}
     params.update({"ev_" + k: v for k, v in event.items()})
     params["day"] = now.astimezone(CST).strftime("%Y%m%d")
-    row = (await session.execute(INSERT_TICKET, params)).first()
+    row = await INSERT_TICKET.fetchrow(session, **params)
     if row is None:  # the Idempotency-Key was used before: answer with what was stored then
         stored = (
             await session.execute(
@@ -306,7 +352,7 @@ async def intake(
                 "use a new key for a new report, or resend the identical body."
             )
         return stored, True
-    ticket.id, ticket.number = row.id, row.number
+    ticket.id, ticket.number = row["id"], row["number"]
     return ticket, False
 
 
