@@ -257,28 +257,21 @@ def bench(cfg: Config, args: argparse.Namespace, children: Children, work: Path)
     print(f"    intake check: {res['intake_check']}", flush=True)
 
     watch = {"dispatch": dispatch.proc.pid, "registry": registry.proc.pid, "postgres": pg_pid}
-    res["intake_cold"] = run_load(
-        children,
-        "dispatch POST /api/v1/tickets, every report at a new point",
-        cfg,
-        url=dispatch.base + "/api/v1/tickets",
-        concurrency=cfg.concurrency,
-        method="POST",
-        bodies_file=cold_file,
-        headers_file=headers_file,
-        watch=watch,
-    )
-    res["intake_recurring"] = run_load(
-        children,
-        "dispatch POST /api/v1/tickets, reports from 2,000 recurring spots",
-        cfg,
-        url=dispatch.base + "/api/v1/tickets",
-        concurrency=cfg.concurrency,
-        method="POST",
-        bodies_file=warm_file,
-        headers_file=headers_file,
-        watch=watch,
-    )
+    for key_, label, bodies in (
+        ("intake_cold", "every report at a new point", cold_file),
+        ("intake_recurring", "reports from 2,000 recurring spots", warm_file),
+    ):
+        res[key_] = run_load(
+            children,
+            f"dispatch POST /api/v1/tickets, {label}",
+            cfg,
+            url=dispatch.base + "/api/v1/tickets",
+            concurrency=cfg.concurrency,
+            method="POST",
+            bodies_file=bodies,
+            headers_file=headers_file,
+            watch=watch,
+        )
     res["tickets_after_load"] = asyncio.run(_count(url))
     children.stop(dispatch.proc)
     children.stop(registry.proc)

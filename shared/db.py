@@ -59,6 +59,31 @@ def make_sessionmaker(bind: Any, **kw: Any) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(bind, expire_on_commit=False, autoflush=False, **kw)
 
 
+def open_database(
+    app: Any, settings: Any, name: str, sessionmaker: async_sessionmaker[AsyncSession] | None
+) -> AsyncEngine | None:
+    """Set `app.state.sessionmaker` (one transaction per request) and `read_sessionmaker` (autocommit,
+    for single-statement hot paths), from settings; or both to the sessionmaker a test hands in (bound
+    to its rolled-back transaction). Returns the engine to dispose of at shutdown, if one was made."""
+    engine = None
+    if sessionmaker is None:
+        engine = make_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+            application_name=f"gridgov-{name}",
+            pre_ping=settings.db_pool_pre_ping,
+        )
+        sessionmaker = make_sessionmaker(engine)
+    app.state.engine = engine
+    app.state.sessionmaker = sessionmaker
+    app.state.read_sessionmaker = (
+        make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT")) if engine else sessionmaker
+    )
+    return engine
+
+
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
     """For single-statement reads on hot paths: the connection runs in autocommit, so a lookup is one
     round trip instead of BEGIN, SELECT, COMMIT. Anything such a handler writes (an audit row) commits

@@ -19,7 +19,7 @@ from services.dispatch.service.context import Dispatch
 from services.dispatch.service.standards import load_catalog
 from services.dispatch.settings import DispatchSettings, get_settings
 from shared.auth import KeySet, TokenVerifier
-from shared.db import make_engine, make_sessionmaker
+from shared.db import open_database
 from shared.http import ServiceToken, make_http_client
 from shared.logging import configure_logging
 from shared.web import create_service_app
@@ -72,23 +72,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if configure_logs:
             configure_logging("dispatch", settings.log_level, settings.log_json)
-        engine = None
-        maker = sessionmaker
-        if maker is None:
-            engine = make_engine(
-                settings.database_url,
-                pool_size=settings.db_pool_size,
-                max_overflow=settings.db_max_overflow,
-                statement_timeout_ms=settings.db_statement_timeout_ms,
-                application_name="gridgov-dispatch",
-                pre_ping=settings.db_pool_pre_ping,
-            )
-            maker = make_sessionmaker(engine)
-        app.state.engine = engine
-        app.state.sessionmaker = maker
-        app.state.read_sessionmaker = (
-            make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT")) if engine else maker
-        )
+        engine = open_database(app, settings, "dispatch", sessionmaker)
+        maker = app.state.sessionmaker
         http = make_http_client(settings.registry_url, transport=registry_transport, max_connections=64)
         token = ServiceToken(http, client_id=settings.client_id, client_secret=settings.client_secret)
         registry = RegistryClient(

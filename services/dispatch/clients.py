@@ -78,9 +78,6 @@ class _TtlCache:
         while len(self._data) > self.size:
             self._data.popitem(last=False)
 
-    def clear(self) -> None:
-        self._data.clear()
-
 
 class RegistryClient(ServiceClient):
     service = "registry"

@@ -20,7 +20,7 @@ from services.registry.service.geo import LocationIndex, run_refresher
 from services.registry.service.people import PiiCodec
 from services.registry.settings import RegistrySettings, get_settings
 from shared.auth import KeySet, TokenVerifier
-from shared.db import make_engine, make_sessionmaker
+from shared.db import open_database
 from shared.logging import configure_logging
 from shared.web import create_service_app
 
@@ -86,24 +86,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if configure_logs:
             configure_logging("registry", settings.log_level, settings.log_json)
-        engine = None
-        maker = sessionmaker
-        if maker is None:
-            engine = make_engine(
-                settings.database_url,
-                pool_size=settings.db_pool_size,
-                max_overflow=settings.db_max_overflow,
-                statement_timeout_ms=settings.db_statement_timeout_ms,
-                application_name="gridgov-registry",
-                pre_ping=settings.db_pool_pre_ping,
-            )
-            maker = make_sessionmaker(engine)
-        app.state.engine = engine
-        app.state.sessionmaker = maker
-        # Tests hand in one connection-bound maker; it serves reads too.
-        app.state.read_sessionmaker = (
-            make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT")) if engine else maker
-        )
+        engine = open_database(app, settings, "registry", sessionmaker)
+        maker = app.state.sessionmaker
         sealer = Sealer(settings.data_key_bytes)
         app.state.sealer = sealer
         app.state.codec = PiiCodec(sealer, BlindIndex(settings.lookup_key_bytes))

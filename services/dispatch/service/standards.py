@@ -238,10 +238,6 @@ async def versions(session: AsyncSession, code: str) -> list[StandardRow]:
     return list(rows)
 
 
-async def get_version(session: AsyncSession, standard_id: int) -> StandardRow | None:
-    return await session.get(StandardRow, standard_id)
-
-
 async def _check_unit(session: AsyncSession, unit: str) -> None:
     if await session.get(Department, unit) is None:
         raise UnknownUnit(f"Unit {unit!r} is not one of the 23 handling units; see GET /api/v1/departments.")
