@@ -221,8 +221,17 @@ CONTEXT_RULES: list[ContextRule] = [
 ]
 
 
+# What a complaint says it is *not* must not vote for it: 不是工地施工 is exactly not construction noise.
+# The negated phrase runs to the next punctuation, 而/是/的, or at most six characters; 是不是 asks, it
+# does not deny.
+NEGATED = re.compile(
+    r"(?:并不是|(?<!是)不是|并非|不属于)[在从]?[\u4e00-\u9fff]{1,6}?(?=[，,。；;！!？?、\s]|而|是|的|$)"
+)
+
+
 def _clean(text: str) -> str:
     text = _VARIANT.sub(lambda m: VARIANTS[m.group(0)], text)
+    text = NEGATED.sub(" ", text)
     return BOILERPLATE.sub(" ", text)
 
 

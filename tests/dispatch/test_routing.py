@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from services.dispatch.catalog import load_standards
-from services.dispatch.routing import Router
+from services.dispatch.routing import NEGATED, Router
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 # Floors the suite enforces, a little below what routing measures (0.930 top-1 unit, 0.969 top-3
@@ -72,6 +72,23 @@ def test_evaluation_set_meets_the_floors(router, complaints):
 )
 def test_same_object_in_different_contexts(router, text, unit):
     assert router.match(text).candidates[0].department == unit
+
+
+@pytest.mark.parametrize(
+    "text,unit",
+    [
+        ("半夜吵得睡不着，不是工地施工，是楼上邻居在开派对唱歌", "GAJ"),
+        ("不是工地，是隔壁小区楼上邻居半夜在唱歌", "GAJ"),
+    ],
+)
+def test_what_a_complaint_says_it_is_not_does_not_vote(router, text, unit):
+    assert router.match(text).candidates[0].department == unit
+
+
+def test_a_question_is_not_a_negation(router):
+    question = "家里一股很浓的煤气味 是不是漏气了"
+    assert NEGATED.sub(" ", question) == question
+    assert "工地" not in NEGATED.sub(" ", "这不是工地的声音")
 
 
 def test_hotline_boilerplate_and_typos_do_not_derail(router):
