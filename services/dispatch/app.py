@@ -3,8 +3,6 @@ working-hour clock, supervision and the weekly review."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,6 +21,7 @@ from shared.auth import KeySet, TokenVerifier
 from shared.db import open_database
 from shared.http import ServiceToken, make_http_client
 from shared.logging import configure_logging
+from shared.tasks import stop
 from shared.web import create_service_app
 
 VERSION = "0.1.0"
@@ -99,11 +98,7 @@ def create_app(
         try:
             yield
         finally:
-            for t in running:
-                t.cancel()
-            for t in running:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await t
+            await stop(running)
             await http.aclose()
             if engine is not None:
                 await engine.dispose()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,15 +14,15 @@ from starlette.routing import Route
 from services.registry import api
 from services.registry.crypto import BlindIndex, Sealer
 from services.registry.service import accounts
-from services.registry.service.geo import LocationIndex, run_refresher
+from services.registry.service.geo import LocationIndex
 from services.registry.service.people import PiiCodec
 from services.registry.settings import RegistrySettings, get_settings
 from shared.auth import KeySet, TokenVerifier
 from shared.db import open_database
 from shared.logging import configure_logging
+from shared.tasks import every, stop
 from shared.web import create_service_app
 
-log = logging.getLogger("gridgov.registry")
 VERSION = "0.1.0"
 KEY_RELOAD_S = 60.0
 
@@ -59,18 +57,11 @@ def _local_jwks(maker: async_sessionmaker[AsyncSession], ttl: int) -> Any:
     return fetch
 
 
-async def _reload_key_loop(app: FastAPI) -> None:
+async def _reload_key(app: FastAPI) -> None:
     """Replicas pick up a key rotated elsewhere, so no replica signs with a retired key for long."""
-    while True:
-        await asyncio.sleep(KEY_RELOAD_S)
-        try:
-            async with app.state.sessionmaker() as session:
-                app.state.issuer.key = await accounts.ensure_signing_key(session, app.state.sealer)
-                await session.commit()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("signing key reload failed", exc_info=True)
+    async with app.state.sessionmaker() as session:
+        app.state.issuer.key = await accounts.ensure_signing_key(session, app.state.sealer)
+        await session.commit()
 
 
 def create_app(
@@ -110,16 +101,17 @@ def create_app(
         app.state.geo = geo
         tasks = []
         if background:
-            tasks.append(asyncio.create_task(run_refresher(geo, maker, settings.geo_refresh_s)))
-            tasks.append(asyncio.create_task(_reload_key_loop(app)))
+            refresh = every(
+                settings.geo_refresh_s, "location index refresh", lambda: geo.refresh_if_stale(maker)
+            )
+            tasks.append(asyncio.create_task(refresh))
+            tasks.append(
+                asyncio.create_task(every(KEY_RELOAD_S, "signing key reload", lambda: _reload_key(app)))
+            )
         try:
             yield
         finally:
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await t
+            await stop(tasks)
             if engine is not None:
                 await engine.dispose()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Text, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch import catalog as shipped
@@ -153,17 +153,6 @@ async def refresh_if_stale(holder: Any, maker: async_sessionmaker[AsyncSession])
     return True
 
 
-async def run_refresher(holder: Any, maker: async_sessionmaker[AsyncSession], interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await refresh_if_stale(holder, maker)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("catalog refresh failed; keeping the previous one", exc_info=True)
-
-
 async def bump_revision(session: AsyncSession) -> int:
     return (
         await session.execute(
@@ -196,14 +185,13 @@ async def list_standards(
     if level:
         stmt = stmt.where(StandardRow.level == level)
     if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(
             or_(
-                StandardRow.code.like(like),
-                StandardRow.title.ilike(like),
-                StandardRow.category_l1.ilike(like),
-                StandardRow.category_l2.ilike(like),
-                func.array_to_string(StandardRow.keywords, " ").ilike(like),
+                StandardRow.code.contains(q, autoescape=True),
+                StandardRow.title.icontains(q, autoescape=True),
+                StandardRow.category_l1.icontains(q, autoescape=True),
+                StandardRow.category_l2.icontains(q, autoescape=True),
+                func.array_to_string(StandardRow.keywords, " ", type_=Text).icontains(q, autoescape=True),
             )
         )
     total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()

@@ -282,8 +282,13 @@ def filters(
         )
         out.append(late if overdue else ~late)
     if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        out.append(or_(Ticket.number == q, Ticket.text.ilike(like), Ticket.address.ilike(like)))
+        out.append(
+            or_(
+                Ticket.number == q,
+                Ticket.text.icontains(q, autoescape=True),
+                Ticket.address.icontains(q, autoescape=True),
+            )
+        )
     return out
 
 

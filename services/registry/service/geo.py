@@ -258,17 +258,3 @@ class LocationIndex:
         out["score"] = round(min(score, 1.0), 3)
         out["matched"] = matched
         return out
-
-
-async def run_refresher(
-    index: LocationIndex, maker: async_sessionmaker[AsyncSession], interval: float
-) -> None:
-    """Background loop in every replica: pick up polygon and building edits made elsewhere."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await index.refresh_if_stale(maker)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("location index refresh failed; keeping the previous index", exc_info=True)
