@@ -230,6 +230,7 @@ def bench(cfg: Config, args: argparse.Namespace, children: Children, work: Path)
         "DISPATCH_REGISTRY_URL": registry.base,
         "DISPATCH_JWKS_URL": registry.base + "/.well-known/jwks.json",
         "DISPATCH_CLIENT_SECRET": svc_secret,
+        "DISPATCH_SECRETS_KEY": key(),
         "DISPATCH_LOG_LEVEL": "WARNING",
     }
     t0 = time.perf_counter()

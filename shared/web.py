@@ -142,7 +142,8 @@ async def _empty_receive() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-def _add_problem_schema(app: FastAPI) -> None:
+def _add_problem_schema(app: FastAPI, extra: list[type[Any]] | None = None) -> None:
+    """ProblemDetail, and models that routes reading their own body refer to by $ref."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -150,12 +151,12 @@ def _add_problem_schema(app: FastAPI) -> None:
             return app.openapi_schema
         schema = original()
         comps = schema.setdefault("components", {}).setdefault("schemas", {})
-        if "ProblemDetail" not in comps:
-            comps["ProblemDetail"] = ProblemDetail.model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
-            for name, sub in comps["ProblemDetail"].pop("$defs", {}).items():
-                comps.setdefault(name, sub)
+        for model in (ProblemDetail, *(extra or [])):
+            name = model.__name__
+            if name not in comps:
+                comps[name] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for sub_name, sub in comps[name].pop("$defs", {}).items():
+                    comps.setdefault(sub_name, sub)
         app.openapi_schema = schema
         return schema
 
@@ -174,6 +175,7 @@ def create_service_app(
     body_limit_overrides: dict[str, int] | None = None,
     docs_prefix: str = "",
     openapi_tags: list[dict[str, Any]] | None = None,
+    extra_schemas: list[type[Any]] | None = None,
 ) -> FastAPI:
     docs_url = f"{docs_prefix}/docs"
     openapi_url = f"{docs_prefix}/openapi.json"
@@ -255,7 +257,7 @@ def create_service_app(
             with_google_fonts=False,
         )
 
-    _add_problem_schema(app)
+    _add_problem_schema(app, extra_schemas)
 
     limit_overrides = body_limit_overrides or {}
     app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes, overrides=limit_overrides)

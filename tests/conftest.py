@@ -150,6 +150,9 @@ async def empty_db(database_url):
 
 
 DISPATCH_SECRET = "dispatch-test-secret-0123456789"
+# the fake 12345 platform (tools/hotline_platform.py): where callbacks go and the key it issued us
+CALLBACK_URL = "http://12345.example/callbacks"
+CALLBACK_KEY, CALLBACK_SECRET = "district-320411", "platform-issued-callback-secret-0001"
 
 
 @pytest.fixture(scope="session")
@@ -159,6 +162,10 @@ def dispatch_settings(database_url: str) -> Any:
     return DispatchSettings(
         database_url=database_url,
         client_secret=DISPATCH_SECRET,
+        secrets_key=_key(),
+        hotline_callback_url=CALLBACK_URL,
+        hotline_callback_app_key=CALLBACK_KEY,
+        hotline_callback_secret=CALLBACK_SECRET,
         registry_url="http://registry",
         jwks_url="http://registry/.well-known/jwks.json",
         log_json=True,
@@ -166,10 +173,19 @@ def dispatch_settings(database_url: str) -> Any:
 
 
 @pytest.fixture
+def platform() -> Any:
+    """The fake 12345 platform's callback receiver (it verifies our signatures, dedupes, checks order)."""
+    from tools.hotline_platform import CallbackReceiver
+
+    return CallbackReceiver(CALLBACK_KEY, CALLBACK_SECRET)
+
+
+@pytest.fixture
 async def dispatch_app(
-    dispatch_settings: Any, registry_app: Any, maker: async_sessionmaker[AsyncSession]
+    dispatch_settings: Any, registry_app: Any, maker: async_sessionmaker[AsyncSession], platform: Any
 ) -> AsyncIterator[Any]:
-    """Dispatch bound to the test transaction, calling the in-process registry over ASGI."""
+    """Dispatch bound to the test transaction, calling the in-process registry over ASGI and posting
+    12345 callbacks to the fake platform."""
     from services.dispatch.app import create_app
     from services.registry.service.accounts import upsert_service_account
 
@@ -180,6 +196,7 @@ async def dispatch_app(
         dispatch_settings,
         sessionmaker=maker,
         registry_transport=httpx.ASGITransport(app=registry_app),
+        callback_transport=platform.transport(),
         background=False,
         configure_logs=False,
     )

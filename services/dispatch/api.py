@@ -253,7 +253,12 @@ async def _file_ticket(
     idempotency_key: str | None,
 ) -> Response:
     require(principal, INTAKE_ROLES, "Filing tickets")
-    ticket, replayed = await intake_service.intake(session, env, principal, body, idempotency_key)
+    idem = (
+        intake_service.Idempotency(principal.sub, idempotency_key, intake_service.body_hash(body))
+        if idempotency_key
+        else None
+    )
+    ticket, replayed = await intake_service.intake(session, env, principal, body, idem)
     master = await views.master_number_of(session, ticket) if ticket.master_id else None
     out = views.ticket_read(ticket, principal, env, master_number=master)  # the TicketRead shape
     headers = {"Location": f"/api/v1/tickets/{ticket.id}"}

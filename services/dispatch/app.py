@@ -3,6 +3,7 @@ working-hour clock, supervision and the weekly review."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,18 +14,25 @@ from starlette.routing import Route
 
 from services.dispatch import api, tasks
 from services.dispatch.clients import RegistryClient
+from services.dispatch.hotline import api as hotline_api
+from services.dispatch.hotline.callbacks import Courier
+from services.dispatch.hotline.keys import KeyRing
+from services.dispatch.hotline.schemas import HotlineOrderCreate
 from services.dispatch.service import places
 from services.dispatch.service.context import Dispatch
 from services.dispatch.service.standards import load_catalog
 from services.dispatch.settings import DispatchSettings, get_settings
 from shared.auth import KeySet, TokenVerifier
+from shared.crypto import Sealer
 from shared.db import open_database
 from shared.http import ServiceToken, make_http_client
 from shared.logging import configure_logging
 from shared.tasks import stop
 from shared.web import create_service_app
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
+
+log = logging.getLogger("gridgov.dispatch")
 
 DESCRIPTION = """
 Every resident problem, from every channel, routed to the right one of 23 handling units at the right
@@ -52,6 +60,11 @@ TAGS = [
         "description": "Queues of the dispatch centre, units and grid workers; supervision.",
     },
     {"name": "reports", "description": "The weekly review (一周一点评) with the red and black lists."},
+    {
+        "name": "12345 hotline",
+        "description": "Signed work orders from the 12345 platform, its app keys, and the log of status "
+        "callbacks sent back (see docs/hotline.md).",
+    },
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
 
@@ -61,11 +74,13 @@ def create_app(
     *,
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     registry_transport: httpx.AsyncBaseTransport | None = None,
+    callback_transport: httpx.AsyncBaseTransport | None = None,
     background: bool = True,
     configure_logs: bool = True,
 ) -> FastAPI:
-    """`sessionmaker` and `registry_transport` let tests bind the app to their transaction and to an
-    in-process registry; in production both are built from settings."""
+    """`sessionmaker`, `registry_transport` and `callback_transport` let tests bind the app to their
+    transaction, an in-process registry and a fake 12345 platform; in production all are built from
+    settings."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -94,11 +109,25 @@ def create_app(
         env = Dispatch.build(settings, registry, catalog)
         await places.refresh_quietly(env.map, registry)  # without it, intake asks /locate per report
         app.state.dispatch = env
-        running = tasks.start(env, maker) if background else []
+        app.state.sealer = Sealer(settings.secrets_key_bytes)
+        app.state.hotline_keys = KeyRing(app.state.sealer, settings.hotline_key_cache_s)
+        callback_http = httpx.AsyncClient(
+            transport=callback_transport
+            or httpx.AsyncHTTPTransport(
+                retries=1,  # connection failures only: nothing was sent, so nothing can arrive twice
+                limits=httpx.Limits(max_connections=settings.hotline_callback_concurrency),
+            ),
+            timeout=settings.hotline_callback_timeout_s,
+        )
+        app.state.hotline_courier = Courier(settings, callback_http)
+        if not settings.hotline_callback_url:
+            log.warning("DISPATCH_HOTLINE_CALLBACK_URL is unset: 12345 callbacks are kept until it is set")
+        running = tasks.start(env, maker, app.state.hotline_courier) if background else []
         try:
             yield
         finally:
             await stop(running)
+            await callback_http.aclose()
             await http.aclose()
             if engine is not None:
                 await engine.dispose()
@@ -109,9 +138,12 @@ def create_app(
         description=DESCRIPTION,
         service="dispatch",
         lifespan=lifespan,
-        routers=[api.router],
+        routers=[api.router, hotline_api.router],
         settings=settings,
         openapi_tags=TAGS,
+        extra_schemas=[HotlineOrderCreate],
+        # the 12345 contract says 1 MB, whatever a deployment sets for other endpoints
+        body_limit_overrides={"/api/v1/hotline/": 1_048_576},
     )
     app.state.settings = settings
     # Intake is the hot path: a plain Starlette route ahead of FastAPI's (which stays for the docs).

@@ -372,3 +372,112 @@ class Outbox(Base):
     next_attempt_at: Mapped[datetime] = _now()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# ---- 12345 hotline ---------------------------------------------------------------------------------
+
+APPEAL_TYPES = ("咨询", "求助", "投诉", "举报", "建议", "表扬")
+CALLBACK_EVENTS = (
+    "accepted",  # 签收
+    "returned",  # 回退: the district gives the order back (not its matter, not a case)
+    "extension_requested",  # 延期申请
+    "extension_decided",  # 延期审批
+    "completed",  # 办结 (on 结案, with the unit's result)
+    "satisfaction",  # 回访
+)
+CALLBACK_STATES = ("pending", "delivered", "dead")
+
+
+class HotlineKey(Base):
+    """An app key the 12345 platform signs with. The secret is sealed (AES-GCM, key from the environment):
+    HMAC needs the secret itself, so it cannot be hashed, but a database dump alone does not reveal it.
+    Two keys may be active at once, so the platform can switch to a new one before the old is revoked."""
+
+    __tablename__ = "hotline_key"
+    __table_args__ = (CheckConstraint("status IN ('active','revoked')", name="status"),)
+
+    app_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed_secret: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class HotlineNonce(Base):
+    """Nonces seen in the last few minutes (a signed request cannot be replayed). Purged by a job: a
+    request older than the allowed clock skew is refused by its timestamp anyway."""
+
+    __tablename__ = "hotline_nonce"
+    __table_args__ = (Index("ix_hotline_nonce_seen_at", "seen_at"),)
+
+    app_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = _now()
+
+
+class HotlineOrder(Base):
+    """A 12345 work order (工单) as the platform sent it, and the ticket it became (one per order_no)."""
+
+    __tablename__ = "hotline_order"
+    __table_args__ = (CheckConstraint(f"appeal_type IN {sql_in(APPEAL_TYPES)}", name="appeal_type"),)
+
+    order_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), unique=True)
+    app_key: Mapped[str] = mapped_column(String(64))
+    appeal_type: Mapped[str] = mapped_column(String(4))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    suggested_unit: Mapped[str | None] = mapped_column(String(100))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+
+
+class HotlineCallback(Base):
+    """The hotline outbox: one status callback owed to the platform, written in the same transaction as
+    the change it reports. Delivered in `seq` order per order; retried with backoff; `dead` after the
+    configured number of tries (and then it holds back the order's later callbacks until re-driven)."""
+
+    __tablename__ = "hotline_callback"
+    __table_args__ = (
+        UniqueConstraint("order_no", "seq"),
+        CheckConstraint(f"event IN {sql_in(CALLBACK_EVENTS)}", name="event"),
+        CheckConstraint(f"state IN {sql_in(CALLBACK_STATES)}", name="state"),
+        # what the drain job claims: due, pending callbacks
+        Index("ix_hotline_callback_due", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+        # head-of-line per order: is an earlier callback of this order still undelivered?
+        Index("ix_hotline_callback_open", "order_no", "seq", postgresql_where=text("state <> 'delivered'")),
+        Index("ix_hotline_callback_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(24))
+    ticket_id: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    created_at: Mapped[datetime] = _now()
+    next_attempt_at: Mapped[datetime] = _now()
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dead_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status: Mapped[int | None] = mapped_column(SmallInteger)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class HotlineDelivery(Base):
+    """The delivery log: every attempt to deliver a callback, with what the platform answered."""
+
+    __tablename__ = "hotline_delivery"
+    __table_args__ = (Index("ix_hotline_delivery_callback_id", "callback_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    callback_id: Mapped[int] = mapped_column(ForeignKey("hotline_callback.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(SmallInteger)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    duration_ms: Mapped[float] = mapped_column(Float)
+    status_code: Mapped[int | None] = mapped_column(SmallInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(12))  # delivered, retry, dead

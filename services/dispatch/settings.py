@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.dispatch.worktime import WorkCalendar, WorkingHours
+from shared.crypto import decode_key
 from shared.settings import ServiceSettings, database_url_field
 
 
@@ -77,6 +78,61 @@ class DispatchSettings(ServiceSettings):
     black_list_on_time: float = Field(default=0.80, ge=0, le=1)
     black_list_satisfaction: float = Field(default=0.70, ge=0, le=1)
     list_min_received: int = Field(default=5, ge=0, description="Units with fewer tickets are not ranked.")
+
+    secrets_key: str = Field(
+        description="AES-256-GCM key (url-safe base64 of 32 random bytes) sealing the 12345 app secrets at "
+        "rest. `make run` generates one into .data/secrets.env.",
+    )
+    # 12345 hotline: inbound work orders
+    hotline_skew_s: int = Field(
+        default=300, ge=30, le=3600, description="Allowed difference between X-Timestamp and our clock."
+    )
+    hotline_key_cache_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a replica reuses the app keys it loaded; a revoked key stops working within this.",
+    )
+    hotline_idem_owner: str = Field(
+        default="12345",
+        description="Whose order numbers these are: one platform's order_no is unique across its keys.",
+    )
+    # 12345 hotline: status callbacks out
+    hotline_callback_url: str | None = Field(
+        default=None,
+        description="The platform's callback URL. Unset: callbacks are still written and kept, and are "
+        "delivered once it is set.",
+    )
+    hotline_callback_app_key: str = Field(
+        default="", description="The key the platform issued us for signing callbacks (X-App-Key)."
+    )
+    hotline_callback_secret: str = Field(default="", description="Its secret.")
+    hotline_callback_timeout_s: float = Field(default=10.0, gt=0, description="Per delivery attempt.")
+    hotline_callback_concurrency: int = Field(
+        default=32, ge=1, le=512, description="Deliveries in flight at once (different orders)."
+    )
+    hotline_callback_batch: int = Field(
+        default=500, ge=1, le=10_000, description="Callbacks claimed per pass."
+    )
+    hotline_callback_interval_s: float = Field(
+        default=1.0, gt=0, description="How often the drain job looks for due callbacks when idle."
+    )
+    hotline_callback_max_attempts: int = Field(
+        default=12, ge=1, le=100, description="Attempts before a callback goes to the dead-letter list."
+    )
+    hotline_callback_backoff_s: float = Field(
+        default=2.0, gt=0, description="First retry delay; it doubles with each attempt (with jitter)."
+    )
+    hotline_callback_backoff_max_s: float = Field(default=600.0, gt=0, description="Longest retry delay.")
+
+    @field_validator("secrets_key")
+    @classmethod
+    def _secrets_key(cls, v: str) -> str:
+        decode_key(v, "DISPATCH_SECRETS_KEY")
+        return v
+
+    @property
+    def secrets_key_bytes(self) -> bytes:
+        return decode_key(self.secrets_key, "DISPATCH_SECRETS_KEY")
 
     @field_validator("client_secret")
     @classmethod

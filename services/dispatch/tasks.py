@@ -1,4 +1,5 @@
-"""Background loops every replica runs: supervision, pending-place retries, catalog refresh.
+"""Background loops every replica runs: supervision, pending-place retries, map and catalog refresh,
+12345 callback delivery and nonce purging.
 
 Each is safe to run in several replicas at once (row locks with SKIP LOCKED, unique keys); a failing
 pass is logged and the loop goes on.
@@ -10,14 +11,21 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.dispatch.hotline.callbacks import Courier, purge_nonces
 from services.dispatch.service import intake, places, standards, supervise
 from services.dispatch.service.context import Dispatch
 from shared.tasks import every
 
 
-def start(env: Dispatch, maker: async_sessionmaker[AsyncSession]) -> list[asyncio.Task[None]]:
+def start(
+    env: Dispatch, maker: async_sessionmaker[AsyncSession], courier: Courier
+) -> list[asyncio.Task[None]]:
     s = env.settings
     return [
+        asyncio.create_task(
+            every(s.hotline_callback_interval_s, "12345 callbacks", lambda: courier.drain(maker))
+        ),
+        asyncio.create_task(every(60.0, "12345 nonce purge", lambda: purge_nonces(maker, s))),
         asyncio.create_task(every(s.job_interval_s, "supervision", lambda: supervise.run_once(maker, env))),
         asyncio.create_task(every(s.place_retry_s, "place retry", lambda: intake.retry_places(maker, env))),
         asyncio.create_task(

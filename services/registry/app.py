@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import Route
 
 from services.registry import api
-from services.registry.crypto import BlindIndex, Sealer
+from services.registry.crypto import BlindIndex
 from services.registry.service import accounts
 from services.registry.service.geo import LocationIndex
 from services.registry.service.people import PiiCodec
 from services.registry.settings import RegistrySettings, get_settings
 from shared.auth import KeySet, TokenVerifier
+from shared.crypto import Sealer
 from shared.db import open_database
 from shared.logging import configure_logging
 from shared.tasks import every, stop

@@ -1,4 +1,4 @@
-"""Identity numbers (GB 11643), sealing secrets at rest, and password hashing."""
+"""Identity numbers (GB 11643), blind indexes and password hashing (sealing lives in shared.crypto)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from datetime import date
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -70,24 +69,6 @@ def mask_phone(p: str | None) -> str | None:
     if _MOBILE.match(p):
         return p[:3] + "****" + p[-4:]
     return p[:-4].rstrip("-")[:5] + "****" + p[-4:] if len(p) > 8 else "****" + p[-4:]
-
-
-class Sealer:
-    """AES-256-GCM with a random 96-bit nonce; the output says its version for future key rotation."""
-
-    def __init__(self, key: bytes) -> None:
-        self._aead = AESGCM(key)
-
-    def seal(self, plaintext: str, aad: bytes = b"") -> str:
-        nonce = os.urandom(12)
-        ct = self._aead.encrypt(nonce, plaintext.encode(), aad or None)
-        return "v1:" + base64.urlsafe_b64encode(nonce + ct).decode()
-
-    def open(self, sealed: str, aad: bytes = b"") -> str:
-        if not sealed.startswith("v1:"):
-            raise ValueError("unknown sealed-value version")
-        raw = base64.urlsafe_b64decode(sealed[3:])
-        return self._aead.decrypt(raw[:12], raw[12:], aad or None).decode()
 
 
 class BlindIndex:

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry.crypto import BlindIndex, Sealer, hash_password, id_check_digit
+from services.registry.crypto import BlindIndex, hash_password, id_check_digit
 from services.registry.models import (
     Area,
     Building,
@@ -39,6 +39,7 @@ from services.registry.service.accounts import new_password, upsert_service_acco
 from services.registry.service.geo import area_m2
 from services.registry.service.people import PiiCodec
 from services.registry.settings import RegistrySettings
+from shared.crypto import Sealer
 
 DISTRICT = ("320411", "新北区")
 STREETS = [("320411001", "三井街道"), ("320411002", "河海街道")]

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from functools import lru_cache
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from shared.crypto import decode_key as _key_bytes
 from shared.settings import ServiceSettings, database_url_field
-
-
-def _key_bytes(v: str, name: str) -> bytes:
-    try:
-        raw = base64.urlsafe_b64decode(v + "=" * (-len(v) % 4))
-    except (binascii.Error, ValueError):
-        raise ValueError(f"{name} must be url-safe base64") from None
-    if len(raw) != 32:
-        raise ValueError(f"{name} must decode to exactly 32 random bytes (got {len(raw)})")
-    if len(set(raw)) < 8:
-        raise ValueError(f"{name} looks like a placeholder, not random bytes")
-    return raw
 
 
 class RegistrySettings(ServiceSettings):

@@ -411,6 +411,7 @@ class TestRedAndBlackLists:
     async def test_thresholds_come_from_settings(self):
         s = DispatchSettings(
             client_secret="x" * 20,
+            secrets_key="Q3ZsNnRyYWNrLWtleS1mb3ItdGVzdHMtb25seS0wMDA",
             red_list_on_time=0.9,
             red_list_satisfaction=0.8,
             black_list_on_time=0.6,

@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -232,8 +234,11 @@ FIND_MASTER = Compiled(
 )
 
 
-def _insert_statement() -> Any:
-    """Built once: bind parameters only, so SQLAlchemy compiles it once and reuses it for every ticket."""
+def insert_statement(extra: Callable[[Any], Any] | None = None) -> Any:
+    """Built once: bind parameters only, so SQLAlchemy compiles it once and reuses it for every ticket.
+
+    `extra(t)` may chain one more insert on the new ticket's row `t` (id, number), e.g. the 12345 work
+    order it came from: it runs only when the ticket was inserted, in the same statement."""
     table, ev_table = Ticket.__table__, TicketEvent.__table__
     day = bindparam("day", type_=String)
     n = (
@@ -256,18 +261,41 @@ def _insert_statement() -> Any:
         t.c.id, *(bindparam("ev_" + k, type_=ev_table.c[k].type) for k in _EVENT_COLS)
     ).select_from(t)
     e = pg_insert(TicketEvent).from_select(["ticket_id", *_EVENT_COLS], ev_rows).cte("e")
-    return select(t.c.id, t.c.number).add_cte(e)
+    stmt = select(t.c.id, t.c.number).add_cte(e)
+    if extra is not None:
+        stmt = stmt.add_cte(extra(t).cte("x"))
+    return stmt
 
 
-INSERT_TICKET = Compiled(_insert_statement(), json=("attachments", "pauses", "ev_attachments", "ev_data"))
+TICKET_JSON = ("attachments", "pauses", "ev_attachments", "ev_data")
+INSERT_TICKET = Compiled(insert_statement(), json=TICKET_JSON)
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """Who numbers the request (a user, or a platform), its key, and a digest of what was asked."""
+
+    owner: str
+    key: str
+    digest: str
 
 
 async def intake(
-    session: AsyncSession, env: Dispatch, principal: Principal, body: TicketCreate, idem_key: str | None
+    session: AsyncSession,
+    env: Dispatch,
+    principal: Principal,
+    body: TicketCreate,
+    idem: Idempotency | None,
+    *,
+    statement: Compiled = INSERT_TICKET,
+    extra: dict[str, Any] | None = None,
+    prefer_unit: str | None = None,
 ) -> tuple[Ticket, bool]:
-    """Store a report as a ticket. Returns the ticket and whether this was a replay of an earlier request."""
+    """Store a report as a ticket. Returns the ticket and whether this was a replay of an earlier request.
+
+    `statement` and `extra` add a chained insert (see `insert_statement`) and its parameters;
+    `prefer_unit` is a source's hint: when the router is unsure, a top-3 candidate of that unit wins."""
     now = datetime.now(UTC)
-    digest = body_hash(body) if idem_key else None
     reporter = body.reporter
     ticket = draft_ticket(
         channel=body.channel,
@@ -287,17 +315,23 @@ async def intake(
         created_at=now,
         updated_at=now,
         created_by=principal.sub,
-        idem_owner=principal.sub if idem_key else None,
-        idem_key=idem_key,
-        idem_hash=digest,
+        idem_owner=idem.owner if idem else None,
+        idem_key=idem.key if idem else None,
+        idem_hash=idem.digest if idem else None,
     )
     catalog = env.catalog
     match = catalog.router.match(body.text, 3)
     top = match.candidates[0] if match.candidates else None
+    confident = match.confident
+    if prefer_unit and not confident:
+        # two independent readers (the router's top 3 and the source's operator) agree: route it
+        hinted = next((c for c in match.candidates if c.department == prefer_unit), None)
+        if hinted is not None:
+            top, confident = hinted, True
     std = catalog.active(top.code) if top is not None else None
     ticket.suggested_code = top.code if top else None
     ticket.route_score = top.score if top else None
-    ticket.route_confident = bool(match.confident and std is not None)
+    ticket.route_confident = bool(confident and std is not None)
     if body.lat is not None or body.address:
         await locate(env, ticket)
     if not ticket.route_confident or std is None:
@@ -333,23 +367,26 @@ async def intake(
             "suggested": ticket.suggested_code,
             "confident": ticket.route_confident,
             "place": ticket.place_status,
+            **({"hint": prefer_unit} if prefer_unit else {}),
             **({"master_id": ticket.master_id} if ticket.master_id else {}),
         },
     }
     params = {k: getattr(ticket, k) for k in _TICKET_COLS}
     params.update({"ev_" + k: v for k, v in event.items()})
     params["day"] = now.astimezone(CST).strftime("%Y%m%d")
-    row = await INSERT_TICKET.fetchrow(session, **params)
-    if row is None:  # the Idempotency-Key was used before: answer with what was stored then
+    if extra:
+        params.update(extra)
+    row = await statement.fetchrow(session, **params)
+    if row is None:  # the key was used before: answer with what was stored then
+        assert idem is not None
         stored = (
-            await session.execute(
-                select(Ticket).where(Ticket.idem_owner == principal.sub, Ticket.idem_key == idem_key)
-            )
+            await session.execute(select(Ticket).where(Ticket.idem_owner == idem.owner, Ticket.idem_key == idem.key))
         ).scalar_one()
-        if stored.idem_hash != digest:
+        if stored.idem_hash != idem.digest:
             raise IdempotencyMismatch(
-                f"Idempotency-Key {idem_key!r} was first used for a different request (ticket {stored.number}); "
-                "use a new key for a new report, or resend the identical body."
+                f"Idempotency-Key {idem.key!r} was first used for a different request (ticket {stored.number}); "
+                "use a new key for a new report, or resend the identical body.",
+                ticket_number=stored.number,
             )
         return stored, True
     ticket.id, ticket.number = row["id"], row["number"]

@@ -22,6 +22,7 @@ from services.dispatch.errors import (
     TransitionNotAllowed,
     UnknownUnit,
 )
+from services.dispatch.hotline import callbacks as hotline_callbacks
 from services.dispatch.models import OPEN_STATUSES, Extension, Outbox, Ticket, TicketEvent, TicketReturn
 from services.dispatch.schemas import TransitionCreate
 from services.dispatch.service import clock
@@ -163,6 +164,9 @@ async def transition(
         )
     )
     await _notify_reporters(session, ticket, body.action, now)
+    await hotline_callbacks.enqueue(
+        session, env.settings, env.catalog.departments, ticket, body.action, body.note, data, now
+    )
     await session.flush()
     return ticket
 

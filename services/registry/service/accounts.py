@@ -19,11 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import scope as sc
-from services.registry.crypto import DUMMY_HASH, Sealer, hash_password, needs_rehash, verify_password
+from services.registry.crypto import DUMMY_HASH, hash_password, needs_rehash, verify_password
 from services.registry.errors import AccountLocked, AccountNotFound, LoginFailed, ScopeInvalid, UsernameTaken
 from services.registry.models import CODE_LENGTH, Area, SigningKey, StaffAccount
 from services.registry.schemas import StaffAccountCreate, StaffAccountUpdate
 from shared.auth import AREA_ROLES, SERVICE_ROLE, STAFF_AUDIENCE, Principal
+from shared.crypto import Sealer
 
 _KEY_LOCK = 0x6772_6964_6B65_7973  # advisory lock id: "gridkeys"
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import scope as sc
-from services.registry.crypto import BlindIndex, Sealer, mask_id, mask_phone, parse_id_number
+from services.registry.crypto import BlindIndex, mask_id, mask_phone, parse_id_number
 from services.registry.errors import (
     AreaNotFound,
     BuildingCodeTaken,
@@ -31,6 +31,7 @@ from services.registry.schemas import (
 )
 from services.registry.service.areas import bump_map_revision
 from shared.auth import Principal
+from shared.crypto import Sealer
 
 
 class PiiCodec:
