@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run setup test lint format openapi openapi-check bench bench-quick clean help
+.PHONY: run setup test lint format openapi openapi-check bench bench-quick demo-hotline clean help
 
 help:
 	@echo "make run        set up everything (venv, embedded PostgreSQL, migrations, demo data) and serve"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint       ruff"
 	@echo "make openapi    write openapi/<service>.json"
 	@echo "make bench      benchmarks; report in bench/results/"
+	@echo "make demo-hotline  push a day of 12345 work orders into a running \`make run\` and receive the callbacks"
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +45,10 @@ openapi-check: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)
 	$(PY) -m bench.dispatch $(BENCH_ARGS)
+	$(PY) -m bench.hotline $(BENCH_ARGS)
+
+demo-hotline: $(STAMP)
+	$(PY) -m tools.demo_hotline $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

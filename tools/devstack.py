@@ -47,6 +47,10 @@ def load_secrets() -> dict[str, str]:
         "SVC_MOBILE_SECRET": lambda: secrets.token_urlsafe(24),
         "HOTLINE_APP_KEY": lambda: "hl-" + secrets.token_hex(6),
         "HOTLINE_APP_SECRET": lambda: secrets.token_urlsafe(32),
+        "DISPATCH_SECRETS_KEY": _key,
+        # the key the (fake) 12345 platform issued the district for signing callbacks
+        "HOTLINE_CALLBACK_KEY": lambda: "district-" + secrets.token_hex(4),
+        "HOTLINE_CALLBACK_SECRET": lambda: secrets.token_urlsafe(32),
     }
     have: dict[str, str] = {}
     if SECRETS_FILE.exists():
@@ -84,6 +88,12 @@ def service_env(database_url: str, sec: dict[str, str]) -> dict[str, str]:
         env.setdefault(f"{name.upper()}_TOKEN_URL", f"{reg}/api/v1/auth/token")
     for name in ("dispatch", "wishes", "mobile"):  # each service's registry account (svc-<name>)
         env.setdefault(f"{name.upper()}_CLIENT_SECRET", sec[f"SVC_{name.upper()}_SECRET"])
+    # 12345 callbacks go to the fake platform that `make demo-hotline` runs (kept until it listens)
+    env.setdefault(
+        "DISPATCH_HOTLINE_CALLBACK_URL", f"http://{host}:{os.environ.get('HOTLINE_PORT', 8090)}/callbacks"
+    )
+    env.setdefault("DISPATCH_HOTLINE_CALLBACK_APP_KEY", sec["HOTLINE_CALLBACK_KEY"])
+    env.setdefault("DISPATCH_HOTLINE_CALLBACK_SECRET", sec["HOTLINE_CALLBACK_SECRET"])
     env.setdefault("PYTHONPATH", str(ROOT))
     return env
 
@@ -122,6 +132,24 @@ def setup() -> tuple[str, dict[str, str], object | None]:
         check=True,
         cwd=ROOT,
     )
+    if (ROOT / "services" / "dispatch" / "app.py").exists():
+        print("• 12345 hotline key (the `hotline` entry of the demo accounts)")
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "services.dispatch.cli",
+                "hotline-key",
+                "install",
+                "--app-key",
+                sec["HOTLINE_APP_KEY"],
+                "--secret-env",
+                "HOTLINE_APP_SECRET",
+            ],
+            env=env,
+            check=True,
+            cwd=ROOT,
+        )
     return url, env, server
 
 

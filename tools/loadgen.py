@@ -11,6 +11,13 @@ It only ever connects to 127.0.0.1. The result is one JSON object on stdout (or 
         --header "Authorization: Bearer ..." --concurrency 32 --duration 10
     python -m tools.loadgen --url http://127.0.0.1:8001/api/v1/residents/lookup --method POST \\
         --bodies-file ids.jsonl --header "Authorization: Bearer ..." --concurrency 8
+    python -m tools.loadgen --url http://127.0.0.1:8002/api/v1/hotline/orders --method POST \\
+        --requests-file signed.jsonl --concurrency 32
+
+`--requests-file` gives every request its own headers as well as its body (signed requests: a new
+nonce and signature each), one JSON object per line: {"headers": {"X-Nonce": ...}, "body": "...",
+"path": "/optional/path"}. Requests cycle like the others, so a file of signed requests must hold more
+than the run sends; `requests_issued` and `cycled` in the result say whether it did.
 """
 
 from __future__ import annotations
@@ -39,6 +46,15 @@ class LoadgenError(Exception):
 
 class ProtocolError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """One line of a --requests-file: its own headers, body and (optionally) path."""
+
+    headers: list[tuple[str, str]]
+    body: bytes | None
+    path: str | None = None
 
 
 @dataclass
@@ -105,6 +121,39 @@ def build_requests(
                 head += f"Content-Type: {content_type}\r\n"
             head += f"Content-Length: {len(body)}\r\n\r\n"
             out.append(head.encode("latin-1") + body)
+        else:
+            if method in ("POST", "PUT", "PATCH"):
+                head += "Content-Length: 0\r\n"
+            out.append((head + "\r\n").encode("latin-1"))
+    return out
+
+
+def build_spec_requests(
+    *,
+    host: str,
+    port: int,
+    base_path: str,
+    method: str,
+    headers: list[tuple[str, str]],
+    specs: list[RequestSpec],
+    content_type: str,
+) -> list[bytes]:
+    """Like `build_requests`, for requests that each carry their own headers (after the common ones)."""
+    host_header = f"{host}:{port}"
+    fixed = "".join(f"{k}: {v}\r\n" for k, v in headers)
+    out = []
+    for spec in specs:
+        path = _target_path(base_path, spec.path, port) if spec.path else base_path
+        own = "".join(f"{k}: {v}\r\n" for k, v in spec.headers)
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: gridgov-loadgen\r\n{fixed}{own}"
+        )
+        has_ct = any(k.lower() == "content-type" for k, _ in (*headers, *spec.headers))
+        if spec.body is not None:
+            if not has_ct:
+                head += f"Content-Type: {content_type}\r\n"
+            head += f"Content-Length: {len(spec.body)}\r\n\r\n"
+            out.append(head.encode("latin-1") + spec.body)
         else:
             if method in ("POST", "PUT", "PATCH"):
                 head += "Content-Length: 0\r\n"
@@ -250,18 +299,30 @@ async def run(
     bodies: list[bytes] | None,
     content_type: str,
     request_timeout_s: float,
+    specs: list[RequestSpec] | None = None,
 ) -> dict[str, Any]:
     host, port, base_path = _check_url(url)
-    requests = build_requests(
-        host=host,
-        port=port,
-        base_path=base_path,
-        method=method,
-        headers=headers,
-        targets=targets,
-        bodies=bodies,
-        content_type=content_type,
-    )
+    if specs:
+        requests = build_spec_requests(
+            host=host,
+            port=port,
+            base_path=base_path,
+            method=method,
+            headers=headers,
+            specs=specs,
+            content_type=content_type,
+        )
+    else:
+        requests = build_requests(
+            host=host,
+            port=port,
+            base_path=base_path,
+            method=method,
+            headers=headers,
+            targets=targets,
+            bodies=bodies,
+            content_type=content_type,
+        )
     stats = Stats()
     counter = itertools.count()
     start = time.perf_counter()
@@ -283,6 +344,7 @@ async def run(
         if not t.cancelled() and t.exception() is not None:
             stats.errors[f"client crashed: {t.exception()!r}"[:160]] += 1
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    issued = next(counter)  # requests taken from the list, warm-up and cut-off ones included
     lat = sorted(stats.latencies_ns)
     n = len(lat)
     ok = sum(c for s, c in stats.statuses.items() if 200 <= s < 300)
@@ -296,9 +358,12 @@ async def run(
         "duration_s": duration,
         "warmup_s": warmup,
         "distinct_requests": len(requests),
+        "requests_issued": issued,
+        "cycled": issued > len(requests),
         "requests": n,
         "ok_2xx": ok,
         "non_2xx": non_2xx,
+        "statuses": {str(s): c for s, c in sorted(stats.statuses.items())},
         "errors": sum(stats.errors.values()),
         "error_kinds": dict(stats.errors),
         "rps": round(n / duration, 1) if duration else 0.0,
@@ -333,6 +398,31 @@ def _parse_header(h: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+def _read_specs(path: str) -> list[RequestSpec]:
+    specs = []
+    for i, line in enumerate(_read_lines(path), start=1):
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LoadgenError(f"{path}:{i} is not JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise LoadgenError(f"{path}:{i}: each line is an object {{headers, body, path}}")
+        raw_headers = obj.get("headers") or {}
+        body = obj.get("body")
+        path_ = obj.get("path")
+        if not isinstance(raw_headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in raw_headers.items()
+        ):
+            raise LoadgenError(f"{path}:{i}: headers must be an object of strings")
+        if body is not None and not isinstance(body, str):
+            raise LoadgenError(f"{path}:{i}: body must be a string (the exact bytes to send, as UTF-8)")
+        if path_ is not None and not isinstance(path_, str):
+            raise LoadgenError(f"{path}:{i}: path must be a string")
+        headers = [_parse_header(f"{k}: {v}") for k, v in raw_headers.items()]
+        specs.append(RequestSpec(headers, body.encode("utf-8") if body is not None else None, path_))
+    return specs
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--url", required=True, help="http://127.0.0.1:PORT/path (base for --targets-file)")
@@ -345,6 +435,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--targets-file", help="one URL, /path or ?query per line; requests cycle through them")
     p.add_argument("--body-file", help="one request body (the whole file)")
     p.add_argument("--bodies-file", help="one request body per line; requests cycle through them")
+    p.add_argument(
+        "--requests-file",
+        help='JSON lines {"headers": {...}, "body": "...", "path": "/..."}: per-request headers and body',
+    )
     p.add_argument("--content-type", default="application/json")
     p.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, seconds")
     p.add_argument("--out", help="write the JSON result here as well as to stdout")
@@ -356,6 +450,10 @@ def main(argv: list[str] | None = None) -> int:
             raise LoadgenError("--duration must be positive and --warmup not negative")
         if a.body_file and a.bodies_file:
             raise LoadgenError("give --body-file or --bodies-file, not both")
+        if a.requests_file and (a.body_file or a.bodies_file or a.targets_file):
+            raise LoadgenError(
+                "--requests-file gives paths and bodies itself; not with --targets/--body(ies)-file"
+            )
         header_lines = list(a.header)
         if a.headers_file:
             header_lines += _read_lines(a.headers_file)
@@ -366,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
             bodies = [Path(a.body_file).read_bytes()]
         elif a.bodies_file:
             bodies = [ln.encode("utf-8") for ln in _read_lines(a.bodies_file)]
+        specs = _read_specs(a.requests_file) if a.requests_file else None
         _check_url(a.url)
     except LoadgenError as exc:
         print(f"loadgen: {exc}", file=sys.stderr)
@@ -385,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
             bodies=bodies,
             content_type=a.content_type,
             request_timeout_s=a.timeout,
+            specs=specs,
         )
     )
     text = json.dumps(result, ensure_ascii=False)

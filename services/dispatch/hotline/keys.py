@@ -125,6 +125,13 @@ async def install_key(session: AsyncSession, sealer: Sealer, app_key: str, secre
         same = False
     if same and row.status == "active":
         return "unchanged"
+    if row.status != "active":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
+        active = (
+            await session.execute(select(func.count()).where(HotlineKey.status == "active"))
+        ).scalar_one()
+        if active >= MAX_ACTIVE:
+            raise HotlineKeyLimit(f"{active} keys are active; revoke one before re-activating {app_key}.")
     row.sealed_secret, row.status, row.revoked_at = sealer.seal(secret, app_key.encode()), "active", None
     await session.flush()
     return "updated"
