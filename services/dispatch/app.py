@@ -127,6 +127,10 @@ def create_app(
             yield
         finally:
             await stop(running)
+            try:
+                await app.state.hotline_courier.release(maker)
+            except Exception:  # shutting down with the database gone: the leases simply run out
+                log.warning("could not hand back claimed 12345 callbacks", exc_info=True)
             await callback_http.aclose()
             await http.aclose()
             if engine is not None:

@@ -294,6 +294,13 @@ class TestBadOrders:
         assert await count(session, HotlineOrder) == 0
         assert await count(session, Ticket) == 0
 
+    async def test_a_refused_order_is_logged_with_its_number_and_reason(self, platform_client, caplog):
+        with caplog.at_level("WARNING", logger="gridgov.dispatch.hotline"):
+            await platform_client.post_order(work_order("GD-REFUSED", appeal_type="投拆"))
+        (rec,) = [r for r in caplog.records if r.getMessage() == "12345 work order refused"]
+        assert (rec.order_no, rec.app_key, rec.problem) == ("GD-REFUSED", APP_KEY, "validation-error")
+        assert "appeal_type" in rec.detail
+
     async def test_missing_fields_are_listed(self, platform_client):
         r = await platform_client.post_order({"order_no": "GD1"})
         locs = {tuple(e["loc"]) for e in problem(r, 422, "validation-error")["errors"]}

@@ -179,3 +179,36 @@ async def test_callbacks_survive_a_platform_outage_and_a_restart(settings, platf
             (2, "extension_requested"),
             (3, "extension_decided"),
         ]
+
+
+async def test_a_shutdown_mid_delivery_hands_the_callbacks_back_for_the_next_process(settings, platform):
+    """The platform is slow; the service stops while posts are in flight. It hands its claims back, so
+    the next process delivers at once instead of waiting out the lease (25 s at these settings)."""
+    async with running(settings, platform, background=False) as first:
+        await install_key(first, first.state.sessionmaker)
+        async with fake.PlatformClient(
+            "http://dispatch", APP_KEY, APP_SECRET, transport=httpx.ASGITransport(app=first)
+        ) as client:
+            r = await client.post_order(work_order("GD202611220099"))
+        assert r.status_code == 201, r.text
+        await _act(first, HANDLER, await _ticket_id(first, "GD202611220099"), "accept")
+    platform.delay_s = 30.0
+    async with running(settings, platform, background=True) as second:
+        assert await _wait(lambda: _attempted(second), 5.0)  # claimed and posting, the platform is slow
+    platform.delay_s = 0.0
+    assert platform.received == []
+    async with running(settings, platform, background=True):
+        assert await platform.wait_for(1, timeout=5), "the claim was not handed back"
+    assert [c["event"] for c in platform.received] == ["accepted"] and platform.duplicates == 0
+
+
+async def _ticket_id(app: Any, order_no: str) -> int:
+    async with app.state.sessionmaker() as s:
+        return (
+            await s.execute(select(HotlineOrder.ticket_id).where(HotlineOrder.order_no == order_no))
+        ).scalar_one()
+
+
+async def _attempted(app: Any) -> bool:
+    async with app.state.sessionmaker() as s:
+        return bool((await s.execute(select(func.max(HotlineCallback.attempts)))).scalar_one())

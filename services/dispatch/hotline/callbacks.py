@@ -243,6 +243,7 @@ class Courier:
         self.settings = settings
         self.http = http
         self._rng = random.Random()
+        self._inflight: set[int] = set()  # claimed by this process, outcome not yet recorded
 
     @property
     def configured(self) -> bool:
@@ -273,6 +274,8 @@ class Courier:
             await session.commit()
         if not rows:
             return 0
+        ids = {r["id"] for r in rows}
+        self._inflight |= ids
         gate = asyncio.Semaphore(s.hotline_callback_concurrency)
 
         async def one(row: Any) -> tuple[Any, ...]:
@@ -284,7 +287,26 @@ class Courier:
             driver = await Compiled.driver(session)
             await driver.execute(RECORD, *map(list, zip(*results, strict=True)))
             await session.commit()
+        self._inflight -= ids
         return len(rows)
+
+    async def release(self, maker: async_sessionmaker[AsyncSession]) -> int:
+        """At shutdown: hand back what this process claimed but did not finish, so the next process (or
+        another replica) sends it at once instead of after the lease. A crash skips this; the lease
+        then runs out. Something posted but not recorded is sent again (receivers dedupe on event_id)."""
+        if not self._inflight:
+            return 0
+        ids, self._inflight = sorted(self._inflight), set()
+        async with maker() as session:
+            done = await session.execute(
+                text(
+                    "UPDATE dispatch.hotline_callback SET next_attempt_at = clock_timestamp() "
+                    "WHERE id = ANY(:ids) AND state = 'pending'"
+                ),
+                {"ids": ids},
+            )
+            await session.commit()
+        return done.rowcount or 0  # type: ignore[attr-defined]
 
     async def _send(self, row: Any) -> tuple[Any, ...]:
         s = self.settings

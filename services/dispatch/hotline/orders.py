@@ -252,5 +252,5 @@ async def order_detail(session: AsyncSession, env: Dispatch, order_no: str) -> d
         .where(HotlineCallback.order_no == order_no)
         .order_by(HotlineCallback.seq)
     )
-    out["callbacks"] = [dict(r._mapping) for r in callbacks]
+    out["callbacks"] = [{**r._mapping, "delivered_at": _cst(r.delivered_at)} for r in callbacks]
     return out
