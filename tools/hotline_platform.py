@@ -314,7 +314,9 @@ class CallbackReceiver:
         if host != ALLOWED_HOST:
             raise ValueError(f"the fake 12345 platform only listens on {ALLOWED_HOST}, not {host!r}")
         # bind here rather than in uvicorn: a busy port is then an OSError, not uvicorn's sys.exit
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY on accepted connections only when the listening
+        # socket says it is TCP; with proto 0 every answer waited ~40 ms for a delayed ACK (Nagle)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
@@ -908,7 +910,13 @@ def _print_push_summary(summary: dict[str, Any]) -> None:
 
 
 async def _push(args: argparse.Namespace) -> dict[str, Any]:
-    orders = make_orders(args.orders, day=args.day, seed=args.seed)
+    now = datetime.now(CST)
+    # today's later calls have not come in yet: a real platform cannot send them
+    orders = [
+        o
+        for o in make_orders(args.orders, day=args.day, seed=args.seed)
+        if datetime.fromisoformat(o["received_at"]) <= now
+    ]
     async with PlatformClient(args.dispatch, args.app_key, args.secret, timeout=args.timeout) as client:
         return await push_orders(client, orders, args.concurrency)
 

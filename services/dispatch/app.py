@@ -111,15 +111,20 @@ def create_app(
         app.state.dispatch = env
         app.state.sealer = Sealer(settings.secrets_key_bytes)
         app.state.hotline_keys = KeyRing(app.state.sealer, settings.hotline_key_cache_s)
-        callback_http = httpx.AsyncClient(
-            transport=callback_transport
-            or httpx.AsyncHTTPTransport(
-                retries=1,  # connection failures only: nothing was sent, so nothing can arrive twice
-                limits=httpx.Limits(max_connections=settings.hotline_callback_concurrency),
-            ),
-            timeout=settings.hotline_callback_timeout_s,
+        app.state.hotline_courier = Courier(
+            settings,
+            [
+                httpx.AsyncClient(
+                    transport=callback_transport
+                    or httpx.AsyncHTTPTransport(
+                        retries=1,  # connection failures only: nothing was sent, nothing can arrive twice
+                        limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+                    ),
+                    timeout=settings.hotline_callback_timeout_s,
+                )
+                for _ in range(settings.hotline_callback_concurrency)
+            ],
         )
-        app.state.hotline_courier = Courier(settings, callback_http)
         if not settings.hotline_callback_url:
             log.warning("DISPATCH_HOTLINE_CALLBACK_URL is unset: 12345 callbacks are kept until it is set")
         running = tasks.start(env, maker, app.state.hotline_courier) if background else []
@@ -131,7 +136,7 @@ def create_app(
                 await app.state.hotline_courier.release(maker)
             except Exception:  # shutting down with the database gone: the leases simply run out
                 log.warning("could not hand back claimed 12345 callbacks", exc_info=True)
-            await callback_http.aclose()
+            await app.state.hotline_courier.aclose()
             await http.aclose()
             if engine is not None:
                 await engine.dispose()

@@ -108,7 +108,10 @@ class DispatchSettings(ServiceSettings):
     hotline_callback_secret: str = Field(default="", description="Its secret.")
     hotline_callback_timeout_s: float = Field(default=10.0, gt=0, description="Per delivery attempt.")
     hotline_callback_concurrency: int = Field(
-        default=32, ge=1, le=512, description="Deliveries in flight at once (different orders)."
+        default=16,
+        ge=1,
+        le=256,
+        description="Deliveries in flight at once (different orders), one connection each.",
     )
     hotline_callback_batch: int = Field(
         default=500, ge=1, le=10_000, description="Callbacks claimed per pass."

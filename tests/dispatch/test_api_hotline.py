@@ -678,8 +678,8 @@ class TestBackoff:
             dispatch_settings.model_copy(
                 update={"hotline_callback_backoff_s": 2, "hotline_callback_backoff_max_s": 60}
             ),
-            None,
-        )  # type: ignore[arg-type]
+            [],
+        )
         for attempt, ceiling in [(1, 2), (2, 4), (3, 8), (5, 32), (6, 60), (12, 60)]:
             delays = [c.backoff(attempt) for _ in range(200)]
             assert all(ceiling / 2 <= d <= ceiling for d in delays)

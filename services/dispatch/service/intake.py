@@ -380,7 +380,9 @@ async def intake(
     if row is None:  # the key was used before: answer with what was stored then
         assert idem is not None
         stored = (
-            await session.execute(select(Ticket).where(Ticket.idem_owner == idem.owner, Ticket.idem_key == idem.key))
+            await session.execute(
+                select(Ticket).where(Ticket.idem_owner == idem.owner, Ticket.idem_key == idem.key)
+            )
         ).scalar_one()
         if stored.idem_hash != idem.digest:
             raise IdempotencyMismatch(
