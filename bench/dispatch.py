@@ -381,20 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--report-tickets", type=int)
     args, _unknown = p.parse_known_args(argv)  # make bench passes the registry's options too
     args.report_tickets = args.report_tickets or (200_000 if args.quick else 1_000_000)
-    cfg = Config(
-        quick=args.quick,
-        duration=args.duration or (4.0 if args.quick else 10.0),
-        warmup=args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0),
-        concurrency=args.concurrency,
-        import_rows=0,
-        xlsx_rows=0,
-        grids=args.grids,
-        micro_per_grid=4,
-        lookup_concurrency=(),
-        distinct_targets=0,
-        import_timeout_s=0,
-        keep_files=False,
-    )
+    cfg = Config.for_service(args)
     children = Children()
     work = Path(tempfile.mkdtemp(prefix="gridgov-bench-dispatch-"))
     try:

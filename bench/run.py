@@ -74,6 +74,24 @@ class Config:
     import_timeout_s: float
     keep_files: bool
 
+    @classmethod
+    def for_service(cls, args: Any) -> Config:
+        """Load runs only (no import, no lookups): the dispatch and hotline benchmarks."""
+        return cls(
+            quick=args.quick,
+            duration=args.duration or (4.0 if args.quick else 10.0),
+            warmup=args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0),
+            concurrency=args.concurrency,
+            import_rows=0,
+            xlsx_rows=0,
+            grids=args.grids,
+            micro_per_grid=4,
+            lookup_concurrency=(),
+            distinct_targets=0,
+            import_timeout_s=0,
+            keep_files=False,
+        )
+
 
 # ---- child processes ----------------------------------------------------------------------------
 
