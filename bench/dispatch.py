@@ -168,6 +168,33 @@ def intake_bodies(layout: Layout, rng: random.Random, n: int, spots: int | None)
     return out
 
 
+def start_registry(
+    children: Children, url: str, work: Path, svc_secret: str, secrets_key: str
+) -> tuple[Any, dict[str, str]]:
+    """The registry as its own uvicorn process on `url`; returns it and the environment dispatch needs
+    to run against it (none of the caller's REGISTRY_/DISPATCH_ settings leak in)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "DISPATCH_"))}
+    env.update({"DATABASE_URL": url, "PYTHONPATH": str(ROOT)})
+    reg_env = {
+        **env,
+        "REGISTRY_DATA_KEY": key(),
+        "REGISTRY_LOOKUP_KEY": key(),
+        "REGISTRY_LOG_LEVEL": "WARNING",
+    }
+    registry = start_uvicorn(
+        children, "registry", "services.registry.app:create_app", reg_env, work, "/readyz", factory=True
+    )
+    disp_env = {
+        **env,
+        "DISPATCH_REGISTRY_URL": registry.base,
+        "DISPATCH_JWKS_URL": registry.base + "/.well-known/jwks.json",
+        "DISPATCH_CLIENT_SECRET": svc_secret,
+        "DISPATCH_SECRETS_KEY": secrets_key,
+        "DISPATCH_LOG_LEVEL": "WARNING",
+    }
+    return registry, disp_env
+
+
 def bench(cfg: Config, args: argparse.Namespace, children: Children, work: Path) -> dict[str, Any]:
     res: dict[str, Any] = {
         "config": {"duration": cfg.duration, "warmup": cfg.warmup, "concurrency": cfg.concurrency}
@@ -214,25 +241,7 @@ def bench(cfg: Config, args: argparse.Namespace, children: Children, work: Path)
     )
     children.stop(baseline.proc)
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "DISPATCH_"))}
-    env.update({"DATABASE_URL": url, "PYTHONPATH": str(ROOT)})
-    reg_env = {
-        **env,
-        "REGISTRY_DATA_KEY": key(),
-        "REGISTRY_LOOKUP_KEY": key(),
-        "REGISTRY_LOG_LEVEL": "WARNING",
-    }
-    registry = start_uvicorn(
-        children, "registry", "services.registry.app:create_app", reg_env, work, "/readyz", factory=True
-    )
-    disp_env = {
-        **env,
-        "DISPATCH_REGISTRY_URL": registry.base,
-        "DISPATCH_JWKS_URL": registry.base + "/.well-known/jwks.json",
-        "DISPATCH_CLIENT_SECRET": svc_secret,
-        "DISPATCH_SECRETS_KEY": key(),
-        "DISPATCH_LOG_LEVEL": "WARNING",
-    }
+    registry, disp_env = start_registry(children, url, work, svc_secret, key())
     t0 = time.perf_counter()
     dispatch = start_uvicorn(
         children, "dispatch", "services.dispatch.app:create_app", disp_env, work, "/readyz", factory=True

@@ -53,7 +53,7 @@ from typing import Any
 import httpx
 import psutil
 
-from bench.dispatch import _service_account, fresh_database
+from bench.dispatch import _service_account, fresh_database, start_registry
 from bench.run import (
     DISTURBED_PCT,
     ROOT,
@@ -707,25 +707,7 @@ def bench(cfg: Config, args: argparse.Namespace, children: Children, work: Path)
     res["baseline_insert"]["db_sessions_opened"] = pg.stop()["db_sessions_opened"]
     children.stop(baseline.proc)
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "DISPATCH_"))}
-    env.update({"DATABASE_URL": url, "PYTHONPATH": str(ROOT)})
-    reg_env = {
-        **env,
-        "REGISTRY_DATA_KEY": key(),
-        "REGISTRY_LOOKUP_KEY": key(),
-        "REGISTRY_LOG_LEVEL": "WARNING",
-    }
-    registry = start_uvicorn(
-        children, "registry", "services.registry.app:create_app", reg_env, work, "/readyz", factory=True
-    )
-    disp_env = {
-        **env,
-        "DISPATCH_REGISTRY_URL": registry.base,
-        "DISPATCH_JWKS_URL": registry.base + "/.well-known/jwks.json",
-        "DISPATCH_CLIENT_SECRET": svc_secret,
-        "DISPATCH_SECRETS_KEY": secrets_key,
-        "DISPATCH_LOG_LEVEL": "WARNING",
-    }
+    registry, disp_env = start_registry(children, url, work, svc_secret, secrets_key)
     dispatch = start_dispatch(children, disp_env, work, "dispatch")
     res["intake_check"] = intake_check(dispatch.base, check_orders, app_key, app_secret)
     print(f"    intake check: {res['intake_check']}", flush=True)

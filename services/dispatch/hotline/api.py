@@ -79,11 +79,10 @@ SIGNED_HEADERS = [
 _HEADERS = ("x-app-key", "x-timestamp", "x-nonce", "x-signature")
 
 
-async def authenticate(request: Request, body: bytes, session: AsyncSession | None = None) -> str:
+async def authenticate(request: Request, body: bytes, session: AsyncSession) -> str:
     """Check a platform request's signature headers, cheapest first; returns the app key. The nonce is
     recorded only for an authentic request, so a forger cannot burn the platform's nonces, and it is
-    durable before anything else happens: in `session` (the request's own, which saves a second session
-    and connection checkout on the hot path) or in a session of its own."""
+    durable before anything else happens, in the request's own (autocommit) `session`."""
     h = request.headers
     missing = [n for n in _HEADERS if not h.get(n)]
     if missing:
@@ -117,7 +116,7 @@ async def authenticate(request: Request, body: bytes, session: AsyncSession | No
     if secret is None:
         raise UnknownAppKey(
             f"X-App-Key {app_key[:64]!r} is not an active key of this district; use the key the district "
-            "issued (a revoked key stops working at once)."
+            "issued (a revoked key stops working within DISPATCH_HOTLINE_KEY_CACHE_S, 10 s by default)."
         )
     path = request.scope.get("raw_path") or request.url.path.encode()
     canonical = string_to_sign(request.method, path.decode("latin-1"), ts, nonce, body)
@@ -128,16 +127,11 @@ async def authenticate(request: Request, body: bytes, session: AsyncSession | No
             "string), the body re-serialised after signing, or the wrong secret.",
             string_to_sign=canonical,
         )
-    if session is None:
-        async with request.app.state.read_sessionmaker() as own:
-            fresh = await orders.remember_nonce(own, app_key, nonce)
-            await own.commit()
-    else:
-        fresh = await orders.remember_nonce(session, app_key, nonce)
-        # On an autocommit connection (the read sessions') the INSERT is committed already; a session
-        # inside a transaction (tests bind one) commits it now, as its own session would.
-        if (await Compiled.driver(session)).is_in_transaction():
-            await session.commit()
+    fresh = await orders.remember_nonce(session, app_key, nonce)
+    # On an autocommit connection (the read sessions') the INSERT is committed already; a session inside
+    # a transaction (tests bind one) commits it now, so a refusal after this point keeps the nonce used.
+    if (await Compiled.driver(session)).is_in_transaction():
+        await session.commit()
     if not fresh:
         raise NonceReused(
             f"X-Nonce {nonce!r} was already used with this key; use a new random nonce for every request, "
@@ -241,8 +235,8 @@ router.routes.insert(
 async def get_hotline_order(request: Request, order_no: Annotated[str, Path(pattern=ORDER_NO)]) -> Response:
     """The order's ticket now: status, unit, deadlines, the timeline, the result and the callbacks sent.
     Signed like the POST (over an empty body)."""
-    await authenticate(request, b"")
     async with request.app.state.read_sessionmaker() as session:
+        await authenticate(request, b"", session)
         out = await orders.order_detail(session, request.app.state.dispatch, order_no)
     return _json(out)
 
