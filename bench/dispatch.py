@@ -36,6 +36,7 @@ from bench.run import (
     Layout,
     asyncpg_dsn,
     environment,
+    insert_baseline,
     key,
     login,
     run_load,
@@ -218,28 +219,10 @@ def bench(cfg: Config, args: argparse.Namespace, children: Children, work: Path)
     svc_secret = secrets.token_urlsafe(24)
     asyncio.run(_service_account(url, svc_secret))
 
-    insert_file = write_lines(
-        work / "insert.jsonl",
-        [json.dumps({"body": f"baseline row {i} " + secrets.token_hex(16)}) for i in range(2000)],
-    )
     cold_file = write_lines(work / "intake-cold.jsonl", intake_bodies(layout, rng, 20_000, None))
     warm_file = write_lines(work / "intake-recurring.jsonl", intake_bodies(layout, rng, 20_000, 2_000))
 
-    base_env = {**os.environ, "BENCH_BASELINE_DSN": url, "PYTHONPATH": str(ROOT)}
-    baseline = start_uvicorn(
-        children, "baseline", "bench.baseline_app:app", base_env, work, "/healthz", factory=False
-    )
-    res["baseline_insert"] = run_load(
-        children,
-        "baseline POST /insert (FastAPI + asyncpg)",
-        cfg,
-        url=baseline.base + "/insert",
-        concurrency=cfg.concurrency,
-        method="POST",
-        bodies_file=insert_file,
-        watch={"server": baseline.proc.pid, "postgres": pg_pid},
-    )
-    children.stop(baseline.proc)
+    res["baseline_insert"] = insert_baseline(children, cfg, url, work, pg_pid)
 
     registry, disp_env = start_registry(children, url, work, svc_secret, key())
     t0 = time.perf_counter()

@@ -65,9 +65,9 @@ from bench.run import (
     asyncpg_dsn,
     environment,
     free_port,
+    insert_baseline,
     key,
     pg_info,
-    run_load,
     seed,
     start_uvicorn,
     wait_for_quiet,
@@ -684,28 +684,10 @@ def bench(cfg: Config, args: argparse.Namespace, children: Children, work: Path)
     orders = realistic_orders(layout, rng, n_signed + 30, tag)
     check_orders, load_orders = orders[:30], orders[30:]
 
-    insert_file = write_lines(
-        work / "insert.jsonl",
-        [json.dumps({"body": f"baseline row {i} " + secrets.token_hex(16)}) for i in range(2000)],
-    )
-    base_env = {**os.environ, "BENCH_BASELINE_DSN": url, "PYTHONPATH": str(ROOT)}
-    baseline = start_uvicorn(
-        children, "baseline", "bench.baseline_app:app", base_env, work, "/healthz", factory=False
-    )
     pg = PgWatch(url, pg_pid)
     pg.start()
-    res["baseline_insert"] = run_load(
-        children,
-        "baseline POST /insert (FastAPI + asyncpg)",
-        cfg,
-        url=baseline.base + "/insert",
-        concurrency=cfg.concurrency,
-        method="POST",
-        bodies_file=insert_file,
-        watch={"server": baseline.proc.pid, "postgres": pg_pid},
-    )
+    res["baseline_insert"] = insert_baseline(children, cfg, url, work, pg_pid)
     res["baseline_insert"]["db_sessions_opened"] = pg.stop()["db_sessions_opened"]
-    children.stop(baseline.proc)
 
     registry, disp_env = start_registry(children, url, work, svc_secret, secrets_key)
     dispatch = start_dispatch(children, disp_env, work, "dispatch")

@@ -767,6 +767,34 @@ def upload_logged(
 # ---- the run ------------------------------------------------------------------------------------
 
 
+def insert_baseline(
+    children: Children, cfg: Config, url: str, work: Path, pg_pid: int | None
+) -> dict[str, Any]:
+    """The write baseline every database-backed figure is read against: bench/baseline_app.py (bare
+    FastAPI + asyncpg) inserting one row per POST, at the run's concurrency, alone on the machine."""
+    insert_file = write_lines(
+        work / "insert.jsonl",
+        [json.dumps({"body": f"baseline row {i} " + secrets.token_hex(16)}) for i in range(2000)],
+    )
+    base_env = {**os.environ, "BENCH_BASELINE_DSN": url, "PYTHONPATH": str(ROOT)}
+    baseline = start_uvicorn(
+        children, "baseline", "bench.baseline_app:app", base_env, work, "/healthz", factory=False
+    )
+    try:
+        return run_load(
+            children,
+            "baseline POST /insert (FastAPI + asyncpg)",
+            cfg,
+            url=baseline.base + "/insert",
+            concurrency=cfg.concurrency,
+            method="POST",
+            bodies_file=insert_file,
+            watch={"server": baseline.proc.pid, "postgres": pg_pid},
+        )
+    finally:
+        children.stop(baseline.proc)
+
+
 def key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
 
@@ -827,28 +855,9 @@ def bench(cfg: Config, children: Children, work: Path) -> dict[str, Any]:
         for i in rng.sample(range(cfg.import_rows), min(cfg.distinct_targets, cfg.import_rows))
     ]
     lookup_file = write_lines(work / "lookup.jsonl", [json.dumps({"id_number": n}) for n in ids])
-    insert_file = write_lines(
-        work / "insert.jsonl",
-        [json.dumps({"body": f"baseline row {i} " + secrets.token_hex(16)}) for i in range(2000)],
-    )
 
     # 1b. The write baseline, alone on the machine (the registry is not running yet).
-    base_env = {**os.environ, "BENCH_BASELINE_DSN": url, "PYTHONPATH": str(ROOT)}
-    baseline = start_uvicorn(
-        children, "baseline", "bench.baseline_app:app", base_env, work, "/healthz", factory=False
-    )
-    watch = {"server": baseline.proc.pid, "postgres": pg_pid}
-    results["baseline_insert"] = run_load(
-        children,
-        "baseline POST /insert (FastAPI + asyncpg)",
-        cfg,
-        url=baseline.base + "/insert",
-        concurrency=cfg.concurrency,
-        method="POST",
-        bodies_file=insert_file,
-        watch=watch,
-    )
-    children.stop(baseline.proc)
+    results["baseline_insert"] = insert_baseline(children, cfg, url, work, pg_pid)
 
     # The registry.
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
