@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.deps import CurrentStaff, DispatchDep, ReadSessionDep, SessionDep
-from services.dispatch.errors import ActionForbidden, ActionInvalid, InvalidWeek
+from services.dispatch.deps import CurrentStaff, DispatchDep, ReadSessionDep, SessionDep, require
+from services.dispatch.errors import ActionInvalid, InvalidWeek
 from services.dispatch.models import CHANNELS, STATUSES, Supervision, Ticket
 from services.dispatch.schemas import (
     CandidateRead,
@@ -46,11 +46,6 @@ router = APIRouter(prefix="/api/v1")
 
 ADMIN = ("district_admin",)
 INTAKE_ROLES = (*AREA_ROLES, "integration", SERVICE_ROLE)
-
-
-def require(principal: Principal, roles: tuple[str, ...], what: str) -> None:
-    if principal.role not in roles:
-        raise ActionForbidden(f"{what} is for {', '.join(roles)}; you are {principal.role}.")
 
 
 # ---- units and standards ----------------------------------------------------------------------------

@@ -15,9 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import Route
 
-from services.dispatch.deps import CurrentStaff, ReadSessionDep, SessionDep
+from services.dispatch.deps import CurrentStaff, ReadSessionDep, SessionDep, require
 from services.dispatch.errors import (
-    ActionForbidden,
     CallbackNotDead,
     CallbackNotFound,
     NonceReused,
@@ -45,7 +44,6 @@ from services.dispatch.hotline.schemas import (
 from services.dispatch.hotline.signature import APP_KEY, NONCE, SIGNATURE, matches, string_to_sign
 from services.dispatch.models import HotlineCallback, HotlineDelivery
 from services.dispatch.service.intake import Compiled
-from shared.auth import Principal
 from shared.pagination import Page, PageDep
 from shared.problems import Problem, problems
 from shared.types import BigKey
@@ -244,15 +242,10 @@ async def get_hotline_order(request: Request, order_no: Annotated[str, Path(patt
 # ---- admin: keys -----------------------------------------------------------------------------------
 
 
-def _require(principal: Principal, roles: tuple[str, ...], what: str) -> None:
-    if principal.role not in roles:
-        raise ActionForbidden(f"{what} is for {', '.join(roles)}; you are {principal.role}.")
-
-
 @router.get("/keys", response_model=list[HotlineKeyRead], responses=problems(401, 403))
 async def list_hotline_keys(principal: CurrentStaff, session: ReadSessionDep) -> list[HotlineKeyRead]:
     """The platform's app keys (never their secrets)."""
-    _require(principal, ADMIN, "Managing 12345 keys")
+    require(principal, ADMIN, "Managing 12345 keys")
     return [HotlineKeyRead.model_validate(k) for k in await keys.list_keys(session)]
 
 
@@ -264,7 +257,7 @@ async def create_hotline_key(
 ) -> HotlineKeyCreated:
     """Issue a new key for the platform (a rotation). Its secret is in this answer only. At most two keys
     are active: the platform switches to the new one, then the old one is revoked."""
-    _require(principal, ADMIN, "Managing 12345 keys")
+    require(principal, ADMIN, "Managing 12345 keys")
     row, secret = await keys.create_key(
         session, request.app.state.sealer, actor=principal.sub, note=body.note
     )
@@ -280,7 +273,7 @@ async def revoke_hotline_key(
     request: Request,
 ) -> HotlineKeyRead:
     """Revoke a key: requests signed with it are refused (on every replica within the key cache time)."""
-    _require(principal, ADMIN, "Managing 12345 keys")
+    require(principal, ADMIN, "Managing 12345 keys")
     row = await keys.revoke_key(session, app_key, actor=principal.sub)
     request.app.state.hotline_keys.forget()
     return HotlineKeyRead.model_validate(row)
@@ -300,7 +293,7 @@ async def list_hotline_callbacks(
 ) -> Page[CallbackRead]:
     """Status callbacks owed to the platform, newest first: `pending` (queued or retrying), `delivered`,
     `dead` (gave up; re-drive it)."""
-    _require(principal, LOG_READERS, "The 12345 delivery log")
+    require(principal, LOG_READERS, "The 12345 delivery log")
     stmt = select(HotlineCallback)
     if state:
         stmt = stmt.where(HotlineCallback.state == state)
@@ -334,7 +327,7 @@ async def get_hotline_callback(
     callback_id: BigKey, principal: CurrentStaff, session: ReadSessionDep
 ) -> CallbackDetail:
     """One callback with every delivery attempt: when, how long, what the platform answered."""
-    _require(principal, LOG_READERS, "The 12345 delivery log")
+    require(principal, LOG_READERS, "The 12345 delivery log")
     row = await _get_callback(session, callback_id)
     attempts = (
         await session.execute(
@@ -353,7 +346,7 @@ async def redrive_hotline_callback(
     callback_id: BigKey, principal: CurrentStaff, session: SessionDep
 ) -> CallbackRead:
     """Send a dead callback again (its attempts start over). Its order's later callbacks follow it."""
-    _require(principal, ADMIN, "Re-driving 12345 callbacks")
+    require(principal, ADMIN, "Re-driving 12345 callbacks")
     row = await _get_callback(session, callback_id)
     if row.state != "dead":
         raise CallbackNotDead(f"Callback {callback_id} is {row.state}; only a dead one can be re-driven.")
@@ -367,5 +360,5 @@ async def redrive_hotline_callbacks(
     body: RedriveCreate, principal: CurrentStaff, session: SessionDep
 ) -> RedriveRead:
     """Re-drive every dead callback (of one order, with `order_no`), e.g. after the platform's outage."""
-    _require(principal, ADMIN, "Re-driving 12345 callbacks")
+    require(principal, ADMIN, "Re-driving 12345 callbacks")
     return RedriveRead(redriven=await callbacks.redrive(session, actor=principal.sub, order_no=body.order_no))
