@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from services.dispatch.models import Base as DispatchBase
 from services.registry.models import Base as RegistryBase
+from services.wishes.models import Base as WishesBase
 
-METADATAS = [RegistryBase.metadata, DispatchBase.metadata]
+METADATAS = [RegistryBase.metadata, DispatchBase.metadata, WishesBase.metadata]
 SCHEMAS = {m.schema for m in METADATAS}
 
 

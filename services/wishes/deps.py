@@ -1,0 +1,28 @@
+"""`Annotated` dependency aliases for the wishes handlers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.wishes.clients import RegistryClient
+from services.wishes.settings import WishesSettings
+from shared.auth import CurrentStaff as CurrentStaff
+from shared.db import get_read_session, get_session
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
+
+async def _registry(request: Request) -> RegistryClient:
+    return request.app.state.registry
+
+
+async def _settings(request: Request) -> WishesSettings:
+    return request.app.state.settings
+
+
+RegistryDep = Annotated[RegistryClient, Depends(_registry)]
+SettingsDep = Annotated[WishesSettings, Depends(_settings)]
