@@ -209,3 +209,49 @@ async def dispatch(dispatch_app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=dispatch_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://dispatch") as client:
         yield client
+
+
+WISHES_SECRET = "wishes-test-secret-0123456789ab"
+
+
+@pytest.fixture(scope="session")
+def wishes_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from services.wishes.settings import WishesSettings
+
+    return WishesSettings(
+        database_url=database_url,
+        client_secret=WISHES_SECRET,
+        registry_url="http://registry",
+        jwks_url="http://registry/.well-known/jwks.json",
+        media_dir=tmp_path_factory.mktemp("media"),
+        log_json=True,
+    )
+
+
+@pytest.fixture
+async def wishes_app(
+    wishes_settings: Any, registry_app: Any, maker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Any]:
+    """Wishes bound to the test transaction, calling the in-process registry over ASGI."""
+    from services.registry.service.accounts import upsert_service_account
+    from services.wishes.app import create_app
+
+    async with maker() as s:
+        await upsert_service_account(s, "wishes", WISHES_SECRET)
+        await s.commit()
+    app = create_app(
+        wishes_settings,
+        sessionmaker=maker,
+        registry_transport=httpx.ASGITransport(app=registry_app),
+        background=False,
+        configure_logs=False,
+    )
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def wishes(wishes_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=wishes_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://wishes") as client:
+        yield client
