@@ -150,6 +150,15 @@ def setup() -> tuple[str, dict[str, str], object | None]:
             check=True,
             cwd=ROOT,
         )
+    if (ROOT / "services" / "wishes" / "app.py").exists():
+        # it reads residents over the registry's REST API, served in process: no server is up yet
+        print("• wishes demo data")
+        subprocess.run(
+            [sys.executable, "-m", "services.wishes.demo", "--registry-in-process"],
+            env=env,
+            check=True,
+            cwd=ROOT,
+        )
     return url, env, server
 
 

@@ -343,6 +343,8 @@ async def load(session: AsyncSession, codec: PiiCodec, *, seed: int = 20261121) 
     await account("dept-cgj", "department_handler", ["CGJ"], "区城管局派单员")
     await account("dept-swj", "department_handler", ["SWJ"], "区水务局派单员")
     await account("unit-liaison", "unit_liaison", ["MU001"], "成员单位联络员")
+    await account("unit-liaison-2", "unit_liaison", ["MU002"], "三井派出所联络员")
+    await account("unit-liaison-3", "unit_liaison", ["MU003"], "城管三井中队联络员")
     await account("hotline-bridge", "integration", ["12345"], "12345热线对接")
 
     # Grid teams: 一格五员 everywhere; the specialist 一长六员 members in 龙锦社区.
