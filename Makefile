@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)
 	$(PY) -m bench.dispatch $(BENCH_ARGS)
 	$(PY) -m bench.hotline $(BENCH_ARGS)
+	$(PY) -m bench.wishes $(BENCH_ARGS)
 
 demo-hotline: $(STAMP)
 	$(PY) -m tools.demo_hotline $(DEMO_ARGS)

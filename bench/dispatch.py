@@ -110,13 +110,14 @@ def routing_quality() -> dict[str, Any]:
     }
 
 
-async def _service_account(url: str, secret: str) -> None:
+async def _service_account(url: str, secret: str, name: str = "dispatch") -> None:
+    """The registry account `svc-<name>` a service logs in with (client credentials)."""
     from services.registry.service.accounts import upsert_service_account
     from shared.db import make_engine, make_sessionmaker
 
     engine = make_engine(url)
     async with make_sessionmaker(engine)() as session:
-        await upsert_service_account(session, "dispatch", secret)
+        await upsert_service_account(session, name, secret)
         await session.commit()
     await engine.dispose()
 
@@ -170,11 +171,19 @@ def intake_bodies(layout: Layout, rng: random.Random, n: int, spots: int | None)
 
 
 def start_registry(
-    children: Children, url: str, work: Path, svc_secret: str, secrets_key: str
+    children: Children,
+    url: str,
+    work: Path,
+    svc_secret: str,
+    secrets_key: str | None,
+    *,
+    service: str = "dispatch",
 ) -> tuple[Any, dict[str, str]]:
-    """The registry as its own uvicorn process on `url`; returns it and the environment dispatch needs
-    to run against it (none of the caller's REGISTRY_/DISPATCH_ settings leak in)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "DISPATCH_"))}
+    """The registry as its own uvicorn process on `url`; returns it and the environment `service`
+    (dispatch, wishes) needs to run against it, as `<SERVICE>_*` settings (none of the caller's
+    REGISTRY_/<SERVICE>_ settings leak in). `secrets_key`: the service's sealing key, if it has one."""
+    prefix = service.upper() + "_"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "DISPATCH_", prefix))}
     env.update({"DATABASE_URL": url, "PYTHONPATH": str(ROOT)})
     reg_env = {
         **env,
@@ -185,15 +194,16 @@ def start_registry(
     registry = start_uvicorn(
         children, "registry", "services.registry.app:create_app", reg_env, work, "/readyz", factory=True
     )
-    disp_env = {
+    svc_env = {
         **env,
-        "DISPATCH_REGISTRY_URL": registry.base,
-        "DISPATCH_JWKS_URL": registry.base + "/.well-known/jwks.json",
-        "DISPATCH_CLIENT_SECRET": svc_secret,
-        "DISPATCH_SECRETS_KEY": secrets_key,
-        "DISPATCH_LOG_LEVEL": "WARNING",
+        f"{prefix}REGISTRY_URL": registry.base,
+        f"{prefix}JWKS_URL": registry.base + "/.well-known/jwks.json",
+        f"{prefix}CLIENT_SECRET": svc_secret,
+        f"{prefix}LOG_LEVEL": "WARNING",
     }
-    return registry, disp_env
+    if secrets_key is not None:
+        svc_env[f"{prefix}SECRETS_KEY"] = secrets_key
+    return registry, svc_env
 
 
 def bench(cfg: Config, args: argparse.Namespace, children: Children, work: Path) -> dict[str, Any]:

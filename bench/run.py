@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -609,11 +610,14 @@ def run_load(
     targets_file: Path | None = None,
     bodies_file: Path | None = None,
     headers_file: Path | None = None,
+    requests_file: Path | None = None,
 ) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "tools.loadgen", "--url", url, "--concurrency", str(concurrency)]
     cmd += ["--duration", str(cfg.duration), "--warmup", str(cfg.warmup), "--method", method]
     if targets_file:
         cmd += ["--targets-file", str(targets_file)]
+    if requests_file:  # requests with their own headers (and path): e.g. one token per user
+        cmd += ["--requests-file", str(requests_file)]
     if bodies_file:
         cmd += ["--bodies-file", str(bodies_file)]
     if headers_file:
@@ -622,12 +626,14 @@ def run_load(
     waited = wait_for_quiet(watch)
     cpu = CpuWatch(watch)
     cpu.start()
+    t_start = time.perf_counter()
     p = children.spawn("loadgen", cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = p.communicate(timeout=cfg.warmup + cfg.duration + 90)
     finally:
         children.stop(p)
     usage = cpu.stop()
+    window_s = time.perf_counter() - t_start
     if p.returncode != 0:
         raise RuntimeError(f"loadgen failed ({p.returncode}): {err.decode(errors='replace')[-2000:]}")
     result = json.loads(out.decode().strip().splitlines()[-1])
@@ -636,6 +642,8 @@ def run_load(
     result["other_cpu_pct"] = round(max(0.0, usage["machine_cpu_pct"] - ours), 1)
     result["label"] = label
     result["waited_for_quiet_s"] = waited
+    # the CPU columns' window: warm-up and measurement, and the load generator's start
+    result["cpu_window_s"] = round(window_s, 2)
     print(
         f"    {result['rps']:.0f} rps, p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, "
         f"errors {result['errors']}, non-2xx {result['non_2xx'] or 0}; CPU % of one core: "
@@ -648,10 +656,13 @@ def run_load(
     return result
 
 
-def login(base: str, username: str, password: str) -> str:
-    r = httpx.post(
-        base + "/api/v1/auth/token", data={"username": username, "password": password}, timeout=30.0
-    )
+def login(base: str, username: str, password: str, *, service: bool = False) -> str:
+    """A staff access token from the registry; `service=True`: a service account's (client credentials)."""
+    if service:
+        form = {"grant_type": "client_credentials", "client_id": username, "client_secret": password}
+    else:
+        form = {"username": username, "password": password}
+    r = httpx.post(base + "/api/v1/auth/token", data=form, timeout=30.0)
     if r.status_code != 200:
         raise RuntimeError(f"login failed: {r.status_code} {r.text[:500]}")
     return r.json()["access_token"]
@@ -768,10 +779,17 @@ def upload_logged(
 
 
 def insert_baseline(
-    children: Children, cfg: Config, url: str, work: Path, pg_pid: int | None
+    children: Children,
+    cfg: Config,
+    url: str,
+    work: Path,
+    pg_pid: int | None,
+    *,
+    also: Callable[[Server], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The write baseline every database-backed figure is read against: bench/baseline_app.py (bare
-    FastAPI + asyncpg) inserting one row per POST, at the run's concurrency, alone on the machine."""
+    FastAPI + asyncpg) inserting one row per POST, at the run's concurrency, alone on the machine.
+    `also` takes more measurements of the running baseline (e.g. bursts); its dict is merged in."""
     insert_file = write_lines(
         work / "insert.jsonl",
         [json.dumps({"body": f"baseline row {i} " + secrets.token_hex(16)}) for i in range(2000)],
@@ -781,7 +799,7 @@ def insert_baseline(
         children, "baseline", "bench.baseline_app:app", base_env, work, "/healthz", factory=False
     )
     try:
-        return run_load(
+        result = run_load(
             children,
             "baseline POST /insert (FastAPI + asyncpg)",
             cfg,
@@ -791,6 +809,9 @@ def insert_baseline(
             bodies_file=insert_file,
             watch={"server": baseline.proc.pid, "postgres": pg_pid},
         )
+        if also is not None:
+            result.update(also(baseline))
+        return result
     finally:
         children.stop(baseline.proc)
 
