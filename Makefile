@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run setup test lint format openapi openapi-check bench bench-quick demo-hotline clean help
+.PHONY: run setup test lint format openapi openapi-check bench bench-quick demo-hotline demo-mobile clean help
 
 help:
 	@echo "make run        set up everything (venv, embedded PostgreSQL, migrations, demo data) and serve"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint       ruff"
 	@echo "make openapi    write openapi/<service>.json"
 	@echo "make bench      benchmarks; report in bench/results/"
+	@echo "make demo-mobile   one resident's journey (login, bind, report with a photo, rate) against a running \`make run\`"
 	@echo "make demo-hotline  push a day of 12345 work orders into a running \`make run\` and receive the callbacks"
 
 $(STAMP): requirements.lock pyproject.toml
@@ -26,8 +27,9 @@ run: $(STAMP)
 setup: $(STAMP)
 	$(PY) -m tools.devstack setup
 
+# one worker per core (pytest-xdist), each with its own migrated database; PYTEST_ARGS="-n 0" runs serially
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -47,6 +49,10 @@ bench: $(STAMP)
 	$(PY) -m bench.dispatch $(BENCH_ARGS)
 	$(PY) -m bench.hotline $(BENCH_ARGS)
 	$(PY) -m bench.wishes $(BENCH_ARGS)
+	$(PY) -m bench.mobile $(BENCH_ARGS)
+
+demo-mobile: $(STAMP)
+	$(PY) -m tools.demo_mobile $(DEMO_ARGS)
 
 demo-hotline: $(STAMP)
 	$(PY) -m tools.demo_hotline $(DEMO_ARGS)

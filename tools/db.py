@@ -52,6 +52,31 @@ def ensure_database(server: Any, database: str, *, fresh: bool = False) -> str:
     return server_url(server, database)
 
 
+def fresh_sibling(url: str, suffix: str) -> str:
+    """An empty database `<name>_<suffix>` on the server of `url` (dropped first if it exists); its URL."""
+    import asyncpg
+
+    base, _, query = url.partition("?")
+    head, _, name = base.rpartition("/")
+    sibling = f"{name}_{suffix}"
+    if not sibling.replace("_", "").isalnum():
+        raise ValueError(f"unsafe database name {sibling!r}")
+
+    async def make() -> None:
+        dsn = (head + "/postgres" + ("?" + query if query else "")).replace(
+            "postgresql+asyncpg://", "postgresql://", 1
+        )
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{sibling}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{sibling}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(make())
+    return head + "/" + sibling + ("?" + query if query else "")
+
+
 def alembic_config(url: str) -> Any:
     from alembic.config import Config
 
