@@ -2,7 +2,8 @@
 
 One `httpx.AsyncClient` per target, made in the caller's lifespan. Connection errors are retried by
 the transport (`retries=2`); idempotent GETs are also retried on 502/503/504 with short backoff; a
-POST without an idempotency key is never retried. Every call forwards `X-Request-ID`, and either the
+POST without an idempotency key is never retried. A read timeout is not retried at all (the upstream is
+slow, not gone; asking again only adds load and waiting). Every call forwards `X-Request-ID`, and either the
 caller's token (acting on their behalf) or the service's own token.
 """
 
@@ -73,10 +74,12 @@ class ServiceToken:
                 )
             except httpx.TransportError as exc:
                 raise UpstreamUnavailable(
-                    f"The registry could not be reached for a service token ({exc})."
+                    f"The registry could not be reached for a service token ({exc}).", upstream="registry"
                 ) from None
             if r.status_code != 200:
-                raise UpstreamError(f"The registry refused this service's credentials ({r.status_code}).")
+                raise UpstreamError(
+                    f"The registry refused this service's credentials ({r.status_code}).", upstream="registry"
+                )
             body = r.json()
             self._token = body["access_token"]
             self._expires = time.monotonic() + max(30, int(body.get("expires_in", 300)) - 60)
@@ -126,12 +129,16 @@ class ServiceClient:
         headers = {**(await self._headers(as_service=as_service)), **kw.pop("headers", {})}
         attempts = len(GET_RETRY_BACKOFF) + 1 if idempotent else 1
         last_exc: Exception | None = None
-        for attempt in range(attempts):
+        reauthed = False
+        attempt = 0
+        while attempt < attempts:
             try:
                 r = await self._http.request(method, url, headers=headers, **kw)
             except httpx.TimeoutException as exc:
                 last_exc = exc
-                if not idempotent:
+                # a slow upstream is not helped by asking again: only a connect timeout is retried, so a
+                # hanging service costs one timeout, not four plus the backoff
+                if not idempotent or not isinstance(exc, httpx.ConnectTimeout):
                     break
             except httpx.TransportError as exc:
                 last_exc = exc
@@ -142,9 +149,12 @@ class ServiceClient:
                     r.status_code == 401
                     and self._service_token is not None
                     and "Authorization" in headers
-                    and attempt == 0
+                    and not reauthed
                     and (as_service or caller_token_var.get() is None)
                 ):
+                    # refused before it was processed, so sending it again is safe even for a POST;
+                    # once, with a fresh token, and not counted as a retry
+                    reauthed = True
                     self._service_token.invalidate()
                     headers.update(await self._headers(as_service=as_service))
                     continue
@@ -152,6 +162,7 @@ class ServiceClient:
                     return r
             if attempt < attempts - 1:
                 await asyncio.sleep(GET_RETRY_BACKOFF[attempt])
+            attempt += 1
         raise UpstreamUnavailable(
             f"The {self.service} service did not answer ({type(last_exc).__name__}).",
             upstream=self.service,
