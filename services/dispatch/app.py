@@ -18,6 +18,7 @@ from services.dispatch.hotline import api as hotline_api
 from services.dispatch.hotline.callbacks import Courier
 from services.dispatch.hotline.keys import KeyRing
 from services.dispatch.hotline.schemas import HotlineOrderCreate
+from services.dispatch.reporter_push import ReporterPush
 from services.dispatch.service import places
 from services.dispatch.service.context import Dispatch
 from services.dispatch.service.standards import load_catalog
@@ -75,12 +76,13 @@ def create_app(
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     registry_transport: httpx.AsyncBaseTransport | None = None,
     callback_transport: httpx.AsyncBaseTransport | None = None,
+    mobile_transport: httpx.AsyncBaseTransport | None = None,
     background: bool = True,
     configure_logs: bool = True,
 ) -> FastAPI:
-    """`sessionmaker`, `registry_transport` and `callback_transport` let tests bind the app to their
-    transaction, an in-process registry and a fake 12345 platform; in production all are built from
-    settings."""
+    """`sessionmaker`, `registry_transport`, `callback_transport` and `mobile_transport` let tests bind
+    the app to their transaction, an in-process registry, a fake 12345 platform and an in-process mobile
+    service; in production all are built from settings."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -127,7 +129,20 @@ def create_app(
         )
         if not settings.hotline_callback_url:
             log.warning("DISPATCH_HOTLINE_CALLBACK_URL is unset: 12345 callbacks are kept until it is set")
-        running = tasks.start(env, maker, app.state.hotline_courier) if background else []
+        push_http = httpx.AsyncClient(
+            base_url=settings.mobile_url or "http://mobile.invalid",
+            transport=mobile_transport
+            or httpx.AsyncHTTPTransport(  # connection failures only: nothing was sent
+                retries=1, limits=httpx.Limits(max_connections=4, max_keepalive_connections=4)
+            ),
+            timeout=settings.mobile_push_timeout_s,
+        )
+        app.state.reporter_push = ReporterPush(settings, push_http, token, env)
+        if not settings.mobile_url:
+            log.warning("DISPATCH_MOBILE_URL is unset: residents' status updates are kept until it is set")
+        running = (
+            tasks.start(env, maker, app.state.hotline_courier, app.state.reporter_push) if background else []
+        )
         try:
             yield
         finally:
@@ -137,6 +152,7 @@ def create_app(
             except Exception:  # shutting down with the database gone: the leases simply run out
                 log.warning("could not hand back claimed 12345 callbacks", exc_info=True)
             await app.state.hotline_courier.aclose()
+            await push_http.aclose()
             await http.aclose()
             if engine is not None:
                 await engine.dispose()

@@ -127,6 +127,22 @@ class DispatchSettings(ServiceSettings):
     )
     hotline_callback_backoff_max_s: float = Field(default=600.0, gt=0, description="Longest retry delay.")
 
+    # status pushes to the mobile service (the residents' mini-program): the reporter.update outbox
+    mobile_url: str | None = Field(
+        default=None,
+        description="Base URL of the mobile service. Unset: residents' status updates are kept in the outbox "
+        "and delivered once it is set.",
+    )
+    mobile_push_interval_s: float = Field(
+        default=1.0, gt=0, description="How often the outbox is checked for updates to push when idle."
+    )
+    mobile_push_batch: int = Field(default=200, ge=1, le=1000, description="Updates sent per request.")
+    mobile_push_timeout_s: float = Field(default=10.0, gt=0, description="Per push request.")
+    mobile_push_backoff_s: float = Field(
+        default=2.0, gt=0, description="First retry delay after a failed push; doubles per attempt (jitter)."
+    )
+    mobile_push_backoff_max_s: float = Field(default=300.0, gt=0, description="Longest retry delay.")
+
     @field_validator("secrets_key")
     @classmethod
     def _secrets_key(cls, v: str) -> str:

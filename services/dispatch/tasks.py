@@ -1,5 +1,5 @@
 """Background loops every replica runs: supervision, pending-place retries, map and catalog refresh,
-12345 callback delivery and nonce purging.
+12345 callback delivery and nonce purging, and status pushes to the residents' mini-program (mobile).
 
 Each is safe to run in several replicas at once (row locks with SKIP LOCKED, unique keys); a failing
 pass is logged and the loop goes on.
@@ -12,16 +12,28 @@ import asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch.hotline.callbacks import Courier, purge_nonces
+from services.dispatch.reporter_push import ReporterPush
 from services.dispatch.service import intake, places, standards, supervise
 from services.dispatch.service.context import Dispatch
 from shared.tasks import every
 
 
 def start(
-    env: Dispatch, maker: async_sessionmaker[AsyncSession], courier: Courier
+    env: Dispatch,
+    maker: async_sessionmaker[AsyncSession],
+    courier: Courier,
+    pusher: ReporterPush | None = None,
 ) -> list[asyncio.Task[None]]:
     s = env.settings
+    extra = []
+    if pusher is not None:
+        extra.append(
+            asyncio.create_task(
+                every(s.mobile_push_interval_s, "reporter updates", lambda: pusher.drain(maker))
+            )
+        )
     return [
+        *extra,
         asyncio.create_task(
             every(s.hotline_callback_interval_s, "12345 callbacks", lambda: courier.drain(maker))
         ),
