@@ -6,10 +6,11 @@ Kept apart from env.py so tests can compare the models against the database with
 from __future__ import annotations
 
 from services.dispatch.models import Base as DispatchBase
+from services.mobile.models import Base as MobileBase
 from services.registry.models import Base as RegistryBase
 from services.wishes.models import Base as WishesBase
 
-METADATAS = [RegistryBase.metadata, DispatchBase.metadata, WishesBase.metadata]
+METADATAS = [RegistryBase.metadata, DispatchBase.metadata, WishesBase.metadata, MobileBase.metadata]
 SCHEMAS = {m.schema for m in METADATAS}
 
 

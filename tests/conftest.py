@@ -36,11 +36,25 @@ def _key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test` runs `-n auto`) the controller starts the embedded server once and
+    hands its address to the workers; each worker then migrates a database of its own."""
+    if hasattr(config, "workerinput") or os.environ.get("TEST_DATABASE_URL"):
+        return
+    if getattr(config.option, "numprocesses", None):
+        server = devdb.embedded_server("pg-test", fast=True)
+        config._gridgov_pg = server  # type: ignore[attr-defined]  # held for the run
+        os.environ["TEST_DATABASE_URL"] = devdb.ensure_database(server, "gridgov_test")
+
+
 @pytest.fixture(scope="session")
 def database_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
     if url:
         url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
+        if worker:  # one database per worker, next to the given one
+            url = devdb.fresh_sibling(url, f"{worker}")
     else:
         server = devdb.embedded_server("pg-test", fast=True)
         url = devdb.ensure_database(server, "gridgov_test", fresh=True)
@@ -254,4 +268,76 @@ async def wishes_app(
 async def wishes(wishes_app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=wishes_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://wishes") as client:
+        yield client
+
+
+MOBILE_SECRET = "mobile-test-secret-0123456789ab"
+WECHAT_APP_ID, WECHAT_APP_SECRET = "wxtest0000000001", "wechat-test-app-secret"
+
+
+@pytest.fixture(scope="session")
+def mobile_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from services.mobile.settings import MobileSettings
+
+    return MobileSettings(
+        database_url=database_url,
+        client_secret=MOBILE_SECRET,
+        token_key=_key(),
+        registry_url="http://registry",
+        dispatch_url="http://dispatch",
+        wishes_url="http://wishes",
+        public_url="http://mobile",
+        jwks_url="http://registry/.well-known/jwks.json",
+        wechat_base_url="http://wechat",
+        wechat_app_id=WECHAT_APP_ID,
+        wechat_app_secret=WECHAT_APP_SECRET,
+        media_dir=tmp_path_factory.mktemp("mobile-media"),
+        session_cache_s=0,
+        log_json=True,
+    )
+
+
+@pytest.fixture
+def wechat_fake() -> Any:
+    """The fake code2session (tools/wechat_fake.py): `test:<openid>` logs in as that openid."""
+    from tools.wechat_fake import create_app
+
+    return create_app(WECHAT_APP_ID, WECHAT_APP_SECRET)
+
+
+@pytest.fixture
+async def mobile_app(
+    mobile_settings: Any,
+    registry_app: Any,
+    dispatch_app: Any,
+    wishes_app: Any,
+    wechat_fake: Any,
+    maker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[Any]:
+    """Mobile bound to the test transaction, composing the in-process registry, dispatch and wishes over
+    ASGI and logging in through the WeChat fake."""
+    from services.mobile.app import create_app
+    from services.registry.service.accounts import upsert_service_account
+
+    async with maker() as s:
+        await upsert_service_account(s, "mobile", MOBILE_SECRET)
+        await s.commit()
+    app = create_app(
+        mobile_settings,
+        sessionmaker=maker,
+        registry_transport=httpx.ASGITransport(app=registry_app),
+        dispatch_transport=httpx.ASGITransport(app=dispatch_app),
+        wishes_transport=httpx.ASGITransport(app=wishes_app),
+        wechat_transport=httpx.ASGITransport(app=wechat_fake),
+        background=False,
+        configure_logs=False,
+    )
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def mobile(mobile_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=mobile_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mobile") as client:
         yield client

@@ -24,7 +24,7 @@ OUT = ROOT / "openapi"
 def _placeholder_env() -> None:
     """Settings need secrets to construct; the documents do not depend on their values."""
     key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-    for name in ("REGISTRY_DATA_KEY", "REGISTRY_LOOKUP_KEY", "DISPATCH_SECRETS_KEY"):
+    for name in ("REGISTRY_DATA_KEY", "REGISTRY_LOOKUP_KEY", "DISPATCH_SECRETS_KEY", "MOBILE_TOKEN_KEY"):
         os.environ.setdefault(name, key)
     os.environ.setdefault("DATABASE_URL", "postgresql+asyncpg://openapi@localhost/openapi")
     for name in ("DISPATCH", "WISHES", "MOBILE"):
