@@ -29,6 +29,8 @@ SERVICES = [  # (name, default port); a service runs when its package has app.py
     ("wishes", 8003),
     ("mobile", 8000),
 ]
+WECHAT_FAKE_PORT = 8009
+WECHAT_APP_ID = "wx5f0d7e3c2b1a0987"  # the demo mini-program's AppID (any 18 characters)
 SECRETS_FILE = DATA / "secrets.env"
 ACCOUNTS_FILE = DATA / "demo-accounts.json"
 
@@ -48,6 +50,9 @@ def load_secrets() -> dict[str, str]:
         "HOTLINE_APP_KEY": lambda: "hl-" + secrets.token_hex(6),
         "HOTLINE_APP_SECRET": lambda: secrets.token_urlsafe(32),
         "DISPATCH_SECRETS_KEY": _key,
+        "MOBILE_TOKEN_KEY": _key,  # signs resident access tokens
+        # the mini-program's AppSecret, shared with the local WeChat fake
+        "WECHAT_APP_SECRET": lambda: secrets.token_hex(16),
         # the key the (fake) 12345 platform issued the district for signing callbacks
         "HOTLINE_CALLBACK_KEY": lambda: "district-" + secrets.token_hex(4),
         "HOTLINE_CALLBACK_SECRET": lambda: secrets.token_urlsafe(32),
@@ -94,6 +99,17 @@ def service_env(database_url: str, sec: dict[str, str]) -> dict[str, str]:
     )
     env.setdefault("DISPATCH_HOTLINE_CALLBACK_APP_KEY", sec["HOTLINE_CALLBACK_KEY"])
     env.setdefault("DISPATCH_HOTLINE_CALLBACK_SECRET", sec["HOTLINE_CALLBACK_SECRET"])
+    # the mini-program logs in through the local fake of WeChat's code2session (tools/wechat_fake.py)
+    wx = f"http://{host}:{port_of('wechat', WECHAT_FAKE_PORT)}"
+    env.setdefault("MOBILE_WECHAT_BASE_URL", wx)
+    env.setdefault("MOBILE_WECHAT_APP_ID", WECHAT_APP_ID)
+    env.setdefault("MOBILE_WECHAT_APP_SECRET", sec["WECHAT_APP_SECRET"])
+    env.setdefault("WECHAT_FAKE_APP_ID", env["MOBILE_WECHAT_APP_ID"])
+    env.setdefault("WECHAT_FAKE_APP_SECRET", env["MOBILE_WECHAT_APP_SECRET"])
+    env.setdefault("MOBILE_PUBLIC_URL", f"http://{host}:{port_of('mobile', 8000)}")
+    env.setdefault("MOBILE_DISPATCH_URL", f"http://{host}:{port_of('dispatch', 8002)}")
+    env.setdefault("MOBILE_WISHES_URL", f"http://{host}:{port_of('wishes', 8003)}")
+    env.setdefault("DISPATCH_MOBILE_URL", f"http://{host}:{port_of('mobile', 8000)}")
     env.setdefault("PYTHONPATH", str(ROOT))
     return env
 
@@ -162,8 +178,16 @@ def setup() -> tuple[str, dict[str, str], object | None]:
     return url, env, server
 
 
+FAKE_WECHAT = "wechat-fake"
+
+
 def available() -> list[tuple[str, int]]:
-    return [(n, port_of(n, p)) for n, p in SERVICES if (ROOT / "services" / n / "app.py").exists()]
+    """The services to start; with mobile, the WeChat fake it logs residents in through (unless
+    MOBILE_WECHAT_BASE_URL points elsewhere)."""
+    found = [(n, port_of(n, p)) for n, p in SERVICES if (ROOT / "services" / n / "app.py").exists()]
+    if any(n == "mobile" for n, _ in found) and "MOBILE_WECHAT_BASE_URL" not in os.environ:
+        found.insert(0, (FAKE_WECHAT, port_of("wechat", WECHAT_FAKE_PORT)))
+    return found
 
 
 def start(env: dict[str, str], services: list[tuple[str, int]]) -> list[tuple[str, int, subprocess.Popen]]:
@@ -174,7 +198,7 @@ def start(env: dict[str, str], services: list[tuple[str, int]]) -> list[tuple[st
             sys.executable,
             "-m",
             "uvicorn",
-            f"services.{name}.app:create_app",
+            "tools.wechat_fake:create_app" if name == FAKE_WECHAT else f"services.{name}.app:create_app",
             "--factory",
             "--host",
             host,
@@ -231,6 +255,11 @@ def run() -> None:
     host = os.environ.get("GRIDGOV_HOST", "127.0.0.1")
     print("\nGridGov is running. API docs (they work offline):")
     for name, port, _ in procs:
+        if name == FAKE_WECHAT:
+            print(
+                f"  {'wechat':9s} http://{host}:{port}/sns/jscode2session   (fake: the code test:<openid> logs in)"
+            )
+            continue
         prefix = "/m" if name == "mobile" else ""
         print(f"  {name:9s} http://{host}:{port}{prefix}/docs   (ReDoc: {prefix}/redoc)")
     print(f"\nDemo logins: {ACCOUNTS_FILE.relative_to(ROOT)}. Press Ctrl-C to stop.\n", flush=True)
