@@ -17,7 +17,13 @@ It only ever connects to 127.0.0.1. The result is one JSON object on stdout (or 
 `--requests-file` gives every request its own headers as well as its body (signed requests: a new
 nonce and signature each), one JSON object per line: {"headers": {"X-Nonce": ...}, "body": "...",
 "path": "/optional/path"}. Requests cycle like the others, so a file of signed requests must hold more
-than the run sends; `requests_issued` and `cycled` in the result say whether it did.
+than the run sends; `requests_issued` and `cycled` in the result say whether it did. A binary body
+(a multipart upload with a photo) is given as `"body_file": "/path"` instead of `body`: the file's bytes
+are sent as they are (set the Content-Type, with its boundary, in `headers`); lines naming the same file
+share one copy in memory.
+
+`statuses` counts the measured responses only; `statuses_all` counts every response read, warm-up and
+the answers that arrived after the measured window included: what a write load left in the database.
 """
 
 from __future__ import annotations
@@ -57,10 +63,17 @@ class RequestSpec:
     path: str | None = None
 
 
+# A request as sent: its bytes, or (head, body) for large bodies, so requests that upload the same
+# megabyte share it instead of each holding a copy.
+Request = bytes | tuple[bytes, bytes]
+SHARED_BODY_BYTES = 64 * 1024
+
+
 @dataclass
 class Stats:
     latencies_ns: list[int] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
+    statuses_all: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     warmup_requests: int = 0
     connects: int = 0
@@ -137,8 +150,9 @@ def build_spec_requests(
     headers: list[tuple[str, str]],
     specs: list[RequestSpec],
     content_type: str,
-) -> list[bytes]:
-    """Like `build_requests`, for requests that each carry their own headers (after the common ones)."""
+) -> list[Request]:
+    """Like `build_requests`, for requests that each carry their own headers (after the common ones).
+    A body of `SHARED_BODY_BYTES` or more is kept apart from its head, (head, body), not copied."""
     host_header = f"{host}:{port}"
     fixed = "".join(f"{k}: {v}\r\n" for k, v in headers)
     out = []
@@ -153,7 +167,10 @@ def build_spec_requests(
             if not has_ct:
                 head += f"Content-Type: {content_type}\r\n"
             head += f"Content-Length: {len(spec.body)}\r\n\r\n"
-            out.append(head.encode("latin-1") + spec.body)
+            if len(spec.body) >= SHARED_BODY_BYTES:
+                out.append((head.encode("latin-1"), spec.body))
+            else:
+                out.append(head.encode("latin-1") + spec.body)
         else:
             if method in ("POST", "PUT", "PATCH"):
                 head += "Content-Length: 0\r\n"
@@ -217,7 +234,7 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool, int]:
 async def client(
     host: str,
     port: int,
-    requests: list[bytes],
+    requests: list[Request],
     counter: itertools.count,
     measure_from: float,
     stop_at: float,
@@ -250,7 +267,10 @@ async def client(
             req = requests[next(counter) % n_req]
             t0 = clock()
             try:
-                writer.write(req)
+                if type(req) is tuple:
+                    writer.writelines(req)
+                else:
+                    writer.write(req)
                 async with asyncio.timeout(request_timeout_s):
                     status, keep_alive, size = await read_response(reader)
             except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
@@ -265,6 +285,7 @@ async def client(
                 writer = reader = None
                 continue
             t1 = clock()
+            stats.statuses_all[status] += 1
             if t0 >= measure_from_ns and t1 <= stop_ns:
                 lat.append(t1 - t0)
                 statuses[status] += 1
@@ -302,6 +323,7 @@ async def run(
     specs: list[RequestSpec] | None = None,
 ) -> dict[str, Any]:
     host, port, base_path = _check_url(url)
+    requests: list[Request]
     if specs:
         requests = build_spec_requests(
             host=host,
@@ -364,6 +386,7 @@ async def run(
         "ok_2xx": ok,
         "non_2xx": non_2xx,
         "statuses": {str(s): c for s, c in sorted(stats.statuses.items())},
+        "statuses_all": {str(s): c for s, c in sorted(stats.statuses_all.items())},
         "errors": sum(stats.errors.values()),
         "error_kinds": dict(stats.errors),
         "rps": round(n / duration, 1) if duration else 0.0,
@@ -400,6 +423,7 @@ def _parse_header(h: str) -> tuple[str, str]:
 
 def _read_specs(path: str) -> list[RequestSpec]:
     specs = []
+    files: dict[str, bytes] = {}  # body_file → its bytes, read once
     for i, line in enumerate(_read_lines(path), start=1):
         try:
             obj = json.loads(line)
@@ -409,6 +433,7 @@ def _read_specs(path: str) -> list[RequestSpec]:
             raise LoadgenError(f"{path}:{i}: each line is an object {{headers, body, path}}")
         raw_headers = obj.get("headers") or {}
         body = obj.get("body")
+        body_file = obj.get("body_file")
         path_ = obj.get("path")
         if not isinstance(raw_headers, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in raw_headers.items()
@@ -418,8 +443,19 @@ def _read_specs(path: str) -> list[RequestSpec]:
             raise LoadgenError(f"{path}:{i}: body must be a string (the exact bytes to send, as UTF-8)")
         if path_ is not None and not isinstance(path_, str):
             raise LoadgenError(f"{path}:{i}: path must be a string")
+        if body_file is not None:
+            if body is not None or not isinstance(body_file, str):
+                raise LoadgenError(f"{path}:{i}: give body or body_file (a file name), not both")
+            if body_file not in files:
+                try:
+                    files[body_file] = Path(body_file).read_bytes()
+                except OSError as exc:
+                    raise LoadgenError(f"{path}:{i}: cannot read body_file: {exc}") from None
         headers = [_parse_header(f"{k}: {v}") for k, v in raw_headers.items()]
-        specs.append(RequestSpec(headers, body.encode("utf-8") if body is not None else None, path_))
+        raw = (
+            files[body_file] if body_file is not None else body.encode("utf-8") if body is not None else None
+        )
+        specs.append(RequestSpec(headers, raw, path_))
     return specs
 
 
@@ -437,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bodies-file", help="one request body per line; requests cycle through them")
     p.add_argument(
         "--requests-file",
-        help='JSON lines {"headers": {...}, "body": "...", "path": "/..."}: per-request headers and body',
+        help='JSON lines {"headers": {...}, "body": "..." | "body_file": "F", "path": "/..."}: per-request '
+        "headers and body",
     )
     p.add_argument("--content-type", default="application/json")
     p.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, seconds")
