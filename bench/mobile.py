@@ -5,7 +5,7 @@ measured in the same run.
     python -m bench.mobile            # full run (a few minutes on 2 idle cores)
     python -m bench.mobile --quick    # 100,000 tickets, shorter load runs
 
-What runs, all on this machine (the embedded cluster in .data/pg-bench, database gridgov_h_mbench,
+What runs, all on this machine (the embedded cluster in .data/pg-bench, database gridgov_bench_mobile,
 created afresh and migrated):
 
 1. **Data**, written before any server starts: the registry's map (bench.run.seed: 500 grids), and in
@@ -75,7 +75,7 @@ from bench.run import (
 )
 
 RESULTS = ROOT / "bench" / "results"
-DATABASE = "gridgov_h_mbench"
+DATABASE = "gridgov_bench_mobile"
 TOKEN_ISSUER = "gridgov-mobile"
 REPORTERS = 64
 LIMIT_RAISED = 1_000_000  # MOBILE_REPORTS_PER_RESIDENT_DAY and MOBILE_REPORTS_PER_IP_DAY for the run
