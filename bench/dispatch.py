@@ -21,7 +21,6 @@ import os
 import random
 import secrets
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -35,11 +34,11 @@ from bench.run import (
     Config,
     Layout,
     asyncpg_dsn,
-    environment,
     insert_baseline,
     key,
     login,
     run_load,
+    run_part,
     seed,
     start_uvicorn,
     write_lines,
@@ -384,31 +383,18 @@ def main(argv: list[str] | None = None) -> int:
     args, _unknown = p.parse_known_args(argv)  # make bench passes the registry's options too
     args.report_tickets = args.report_tickets or (200_000 if args.quick else 1_000_000)
     cfg = Config.for_service(args)
-    children = Children()
-    work = Path(tempfile.mkdtemp(prefix="gridgov-bench-dispatch-"))
-    try:
-        res = bench(cfg, args, children, work)
-        res["environment"] = environment()
-        res["figures"] = figures(res)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "dispatch.json").write_text(
-            json.dumps(res, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
-        )
-        table = markdown(res["figures"])
-        (RESULTS / "DISPATCH.md").write_text(
+    return run_part(
+        "dispatch",
+        lambda children, work: bench(cfg, args, children, work),
+        figures,
+        markdown,
+        lambda res, table: (
             "# Dispatch benchmark\n\n"
             + table
             + f"\n\nMachine: {os.cpu_count()} cores shared by the load generator, the servers and PostgreSQL. "
-            f"Run took {res['total_s']:.0f} s. Raw figures: dispatch.json.\n",
-            encoding="utf-8",
-        )
-        print("\n" + table)
-        return 0
-    finally:
-        children.stop_all()
-        for f in work.iterdir():
-            f.unlink(missing_ok=True)
-        work.rmdir()
+            f"Run took {res['total_s']:.0f} s. Raw figures: dispatch.json.\n"
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -43,7 +43,6 @@ import secrets
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -63,11 +62,11 @@ from bench.run import (
     Layout,
     Server,
     asyncpg_dsn,
-    environment,
     free_port,
     insert_baseline,
     key,
     pg_info,
+    run_part,
     seed,
     start_uvicorn,
     wait_for_quiet,
@@ -955,25 +954,13 @@ def main(argv: list[str] | None = None) -> int:
     args, _unknown = p.parse_known_args(argv)  # make bench passes the registry's options too
     args.down = args.down or (15.0 if args.quick else 60.0)
     cfg = Config.for_service(args)
-    children = Children()
-    work = Path(tempfile.mkdtemp(prefix="gridgov-bench-hotline-"))
-    try:
-        res = bench(cfg, args, children, work)
-        res["environment"] = environment()
-        res["figures"] = figures(res)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "hotline.json").write_text(
-            json.dumps(res, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
-        )
-        table = markdown(res["figures"])
-        (RESULTS / "HOTLINE.md").write_text(report(res, table), encoding="utf-8")
-        print("\n" + table)
-        return 0
-    finally:
-        children.stop_all()
-        for f in work.iterdir():
-            f.unlink(missing_ok=True)
-        work.rmdir()
+    return run_part(
+        "hotline",
+        lambda children, work: bench(cfg, args, children, work),
+        figures,
+        markdown,
+        report,
+    )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,6 @@ import os
 import random
 import secrets
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -62,12 +61,12 @@ from bench.run import (
     Children,
     Config,
     Layout,
-    environment,
     insert_baseline,
     key,
     login,
     pg_info,
     run_load,
+    run_part,
     seed,
     start_uvicorn,
     upload,
@@ -412,29 +411,13 @@ def main(argv: list[str] | None = None) -> int:
     ]
     args.report_duration = args.report_duration or (8.0 if args.quick else 20.0)
     cfg = Config.for_service(args)
-    children = Children()
-    work = Path(tempfile.mkdtemp(prefix="gridgov-bench-mobile-"))
-    try:
-        res = bench(cfg, args, children, work)
-        res["environment"] = environment()
-        res["figures"] = figures(res)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "mobile.json").write_text(
-            json.dumps(res, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
-        )
-        table = markdown(res["figures"])
-        (RESULTS / "MOBILE.md").write_text(report(res, table), encoding="utf-8")
-        print("\n" + table)
-        print(f"\nMachine: {os.cpu_count()} cores, shared by the load generator, the servers and PostgreSQL.")
-        return 0
-    finally:
-        children.stop_all()
-        for f in sorted(work.rglob("*"), reverse=True):  # deepest first
-            if f.is_dir():
-                f.rmdir()
-            else:
-                f.unlink(missing_ok=True)
-        work.rmdir()
+    return run_part(
+        "mobile",
+        lambda children, work: bench(cfg, args, children, work),
+        figures,
+        markdown,
+        report,
+    )
 
 
 if __name__ == "__main__":

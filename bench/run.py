@@ -5,7 +5,7 @@
 
 Servers run as their own uvicorn processes; the load generator (tools/loadgen.py) runs as another
 process. Everything shares this machine's cores, which the report states. The report goes to
-bench/results/registry.json and bench/results/REPORT.md and is printed as a Markdown table.
+bench/results/registry.json and bench/results/REGISTRY.md and is printed as a Markdown table.
 With BENCH_DATABASE_URL set, that (throwaway!) database is used and its registry schema is wiped;
 otherwise an embedded PostgreSQL cluster is kept under .data/pg-bench.
 """
@@ -22,6 +22,7 @@ import platform
 import random
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -1227,6 +1228,36 @@ def lookup_summary(res: dict[str, Any]) -> str:
     return f"p99 < {LOOKUP_MAX_P99_MS:g} ms is missed at every measured concurrency ({', '.join(missed)})."
 
 
+def run_part(
+    stem: str,
+    run: Callable[[Children, Path], dict[str, Any]],
+    figures: Callable[[dict[str, Any]], list[dict[str, Any]]],
+    table: Callable[[list[dict[str, Any]]], str],
+    page: Callable[[dict[str, Any], str], str],
+) -> int:
+    """One part of `make bench` (dispatch, hotline, wishes, mobile): run it with its child processes and a
+    scratch directory, then write bench/results/<stem>.json (every raw number) and <STEM>.md, and print
+    the figures. Children are stopped and the scratch directory removed whatever happens."""
+    children = Children()
+    work = Path(tempfile.mkdtemp(prefix=f"gridgov-bench-{stem}-"))
+    try:
+        res = run(children, work)
+        res["environment"] = environment()
+        res["figures"] = figures(res)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"{stem}.json").write_text(
+            json.dumps(res, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
+        )
+        rendered = table(res["figures"])
+        (RESULTS / f"{stem.upper()}.md").write_text(page(res, rendered), encoding="utf-8")
+        print("\n" + rendered)
+        print(f"\nMachine: {os.cpu_count()} cores, shared by the load generator, the servers and PostgreSQL.")
+        return 0
+    finally:
+        children.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def environment() -> dict[str, Any]:
     model = platform.processor()
     try:
@@ -1416,12 +1447,12 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(res, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
         report = write_report(res)
-        (RESULTS / "REPORT.md").write_text(report, encoding="utf-8")
+        (RESULTS / "REGISTRY.md").write_text(report, encoding="utf-8")
         print("\n" + markdown_table(res["figures"]))
         print(f"\nLookup: {res['lookup_summary']}")
         print(f"\nMachine: {os.cpu_count()} cores, shared by the load generator, the servers and PostgreSQL.")
         print(
-            f"Report: {RESULTS.relative_to(ROOT)}/REPORT.md and registry.json ({res['total_s']:.0f} s in all)"
+            f"Report: {RESULTS.relative_to(ROOT)}/REGISTRY.md and registry.json ({res['total_s']:.0f} s in all)"
         )
         return 0
     finally:

@@ -45,7 +45,6 @@ import random
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -65,11 +64,11 @@ from bench.run import (
     Layout,
     Server,
     asyncpg_dsn,
-    environment,
     insert_baseline,
     login,
     pg_info,
     run_load,
+    run_part,
     seed,
     start_uvicorn,
     wait_for_quiet,
@@ -1371,29 +1370,13 @@ def main(argv: list[str] | None = None) -> int:
     args.claim_rounds = args.claim_rounds or (10 if args.quick else 20)
     args.redeem_rounds = args.redeem_rounds or (2 if args.quick else 5)
     cfg = Config.for_service(args)
-    children = Children()
-    work = Path(tempfile.mkdtemp(prefix="gridgov-bench-wishes-"))
-    try:
-        res = bench(cfg, args, children, work)
-        res["environment"] = environment()
-        res["figures"] = figures(res)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "wishes.json").write_text(
-            json.dumps(res, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
-        )
-        table = markdown(res["figures"])
-        (RESULTS / "WISHES.md").write_text(report(res, table), encoding="utf-8")
-        print("\n" + table)
-        print(f"\nMachine: {os.cpu_count()} cores, shared by the load generator, the servers and PostgreSQL.")
-        return 0
-    finally:
-        children.stop_all()
-        for f in sorted(work.rglob("*"), reverse=True):  # deepest first
-            if f.is_dir():
-                f.rmdir()
-            else:
-                f.unlink(missing_ok=True)
-        work.rmdir()
+    return run_part(
+        "wishes",
+        lambda children, work: bench(cfg, args, children, work),
+        figures,
+        markdown,
+        report,
+    )
 
 
 if __name__ == "__main__":
