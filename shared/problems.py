@@ -178,7 +178,44 @@ async def _handle_http(request: Request, exc: StarletteHTTPException) -> JSONRes
     return problem_response(status, body, getattr(exc, "headers", None))
 
 
+def _database_unreachable(exc: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (a restart, a failover): nothing was
+    committed, and the client may retry."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, InterfaceError | OperationalError) or (
+            isinstance(e, DBAPIError) and e.connection_invalidated
+        ):
+            return True
+        if isinstance(
+            e,
+            ConnectionError
+            | FileNotFoundError  # the unix socket is gone while the server restarts
+            | asyncpg.exceptions.ConnectionDoesNotExistError
+            | asyncpg.exceptions.CannotConnectNowError
+            | asyncpg.exceptions.InterfaceError,
+        ):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
 async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if _database_unreachable(exc):
+        log.warning("database unreachable", extra={"path": request.url.path, "error": type(exc).__name__})
+        body = {
+            "type": PROBLEM_BASE + "database-unavailable",
+            "title": "The database is unavailable",
+            "status": 503,
+            "detail": "The database could not be reached; nothing was saved. Retry in a few seconds.",
+            "instance": request.url.path,
+        }
+        return problem_response(503, body, {"Retry-After": "3"})
     log.exception("unhandled error", extra={"path": request.url.path})
     body = {
         "type": PROBLEM_BASE + "internal-error",
