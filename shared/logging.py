@@ -30,7 +30,7 @@ _ID_NUMBER = re.compile(
 _MOBILE = re.compile(r"(?<![0-9])(1[3-9][0-9])[0-9]{4}([0-9]{4})(?![0-9])")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _SECRETY = re.compile(
-    r'(?i)("?(?:password|secret|app_secret|client_secret|token)"?\s*[:=]\s*)("[^"]*"|[^\s,&}]+)'
+    r'(?i)("?(?:password|secret|app_secret|client_secret|token|js_code|session_key)"?\s*[:=]\s*)("[^"]*"|[^\s,&}]+)'
 )
 
 
