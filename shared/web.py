@@ -22,7 +22,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from shared.logging import RequestContextMiddleware
 from shared.metrics import HttpMetrics
-from shared.problems import PROBLEM_BASE, ProblemDetail, install_problem_handlers, problem_response
+from shared.problems import (
+    PROBLEM_BASE,
+    PROBLEM_JSON,
+    ProblemDetail,
+    install_problem_handlers,
+    problem_response,
+)
 
 DOCS_ASSETS = os.path.join(os.path.dirname(fastapi_offline.__file__), "static")
 
@@ -66,7 +72,9 @@ class BodyLimitMiddleware:
     """Refuse bodies over a limit with 413, before the app reads them into memory.
 
     `overrides` maps path prefixes to their own limits (an import endpoint takes spreadsheets).
-    Both the declared Content-Length and the bytes actually streamed are checked.
+    Both the declared Content-Length and the bytes actually streamed are checked. A prefix ending in
+    "/" covers the paths below it; any other key is one exact path (so the JSON steps under an upload's
+    path, such as /m/v1/wishes/{id}/confirm, keep the default limit).
     """
 
     def __init__(self, app: Any, *, default: int, overrides: dict[str, int] | None = None) -> None:
@@ -76,7 +84,7 @@ class BodyLimitMiddleware:
 
     def _limit(self, path: str) -> int:
         for prefix, limit in self.overrides:
-            if path.startswith(prefix):
+            if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
                 return limit
         return self.default
 
@@ -96,13 +104,15 @@ class BodyLimitMiddleware:
                     return
                 break
         seen = 0
+        too_large = False
 
         async def limited_receive() -> dict[str, Any]:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    too_large = True
                     raise _BodyTooLarge(limit)
             return message
 
@@ -110,6 +120,13 @@ class BodyLimitMiddleware:
 
         async def send_wrapper(message: dict[str, Any]) -> None:
             nonlocal started
+            if too_large:
+                # FastAPI turns any error while reading the body into its own 400 (and a form parser may
+                # answer 422): whatever the app answers once the body overflowed, the client gets the 413.
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _too_large(scope, send, limit)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -157,10 +174,49 @@ def _add_problem_schema(app: FastAPI, extra: list[type[Any]] | None = None) -> N
                 comps[name] = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 for sub_name, sub in comps[name].pop("$defs", {}).items():
                     comps.setdefault(sub_name, sub)
+        _document_errors_as_problems(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetail"}
+# FastAPI's default 422 model; the problem handlers answer every 422 with ProblemDetail instead
+_FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
+
+
+def _document_errors_as_problems(schema: dict[str, Any]) -> None:
+    """Document every error as what the handlers send: `application/problem+json` with ProblemDetail.
+
+    FastAPI documents its own 422 (`HTTPValidationError`) and every `responses=` model as
+    `application/json`; and an operation with a body also answers 400 when the body cannot be parsed
+    at all (e.g. JSON that is not UTF-8), which it does not document. Found by the API fuzzer."""
+    for item in schema.get("paths", {}).values():
+        for op in item.values():
+            responses = op.get("responses", {})
+            if "requestBody" in op and "400" not in responses:
+                responses["400"] = {"description": "Bad Request: the body could not be parsed"}
+            for code, resp in responses.items():
+                if code[:1] not in ("4", "5"):
+                    continue
+                content = resp.get("content", {})
+                plain = content.pop("application/json", {})
+                problem = content.setdefault(PROBLEM_JSON, {})
+                documented = problem.get("schema") or plain.get("schema")
+                if not documented or "/HTTPValidationError" in repr(documented):
+                    documented = _PROBLEM_REF
+                problem["schema"] = documented  # a route may document a problem with more fields
+                for key in ("example", "examples"):
+                    if key in plain and key not in problem:
+                        problem[key] = plain[key]
+                resp["content"] = content
+            op["responses"] = dict(sorted(responses.items()))
+    comps = schema.get("components", {}).get("schemas", {})
+    for name in _FASTAPI_VALIDATION:  # now unused, unless something else refers to them
+        others = [v for k, v in comps.items() if k != name]
+        if name in comps and f"/{name}'" not in repr((schema.get("paths"), others)):
+            del comps[name]
 
 
 def create_service_app(

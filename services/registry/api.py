@@ -28,12 +28,13 @@ from services.registry.deps import (
     SettingsDep,
 )
 from services.registry.errors import (
+    AccountNotFound,
     GridStaffNotFound,
     LoginFailed,
     NotLocated,
     ResidentNotFound,
 )
-from services.registry.models import GRID_STAFF_ROLES, Area, GridStaff, MapRevision
+from services.registry.models import GRID_STAFF_ROLES, Area, GridStaff, MapRevision, StaffAccount
 from services.registry.schemas import (
     GRID_KIND_LABELS,
     MANAGEMENT_LABELS,
@@ -59,6 +60,7 @@ from services.registry.schemas import (
     IdentityCheck,
     IdentityMatch,
     IdLookup,
+    ImportProblem,
     ImportResult,
     LocateResult,
     ManagementType,
@@ -85,7 +87,7 @@ from services.registry.service.geo import LocationIndex
 from services.registry.service.party import card_staff
 from shared.auth import Principal, staff_from_request
 from shared.pagination import Page, PageDep
-from shared.problems import Unprocessable, problems
+from shared.problems import PROBLEM_JSON, Unprocessable, problems
 
 AreaCode = Annotated[
     str | None, Query(pattern=r"^[0-9]{6,18}$", description="Only rows inside this area code.")
@@ -572,10 +574,17 @@ async def create_grid_staff(
     sc.require_role(principal, sc.AREA_WRITERS, "manage grid staff")
     area = await areas.get_area(session, grid_id, level="grid")
     sc.ensure_area(principal, area.code, f"Grid {area.name}")
+    await _ensure_account(session, body.account_id)
     s = GridStaff(grid_id=area.id, **body.model_dump())
     session.add(s)
     await session.flush()
     return _staff_read(s, principal, area.code)
+
+
+async def _ensure_account(session: SessionDep, account_id: int | None) -> None:
+    """A grid staff member's login must exist (else the foreign key fails: a 500 the fuzzer found)."""
+    if account_id is not None and await session.get(StaffAccount, account_id) is None:
+        raise AccountNotFound(f"No staff account with id {account_id}.")
 
 
 async def _grid_staff(session: SessionDep, principal: Principal, staff_id: int) -> tuple[GridStaff, Area]:
@@ -598,6 +607,7 @@ async def update_grid_staff(
     session: SessionDep, principal: CurrentStaff, staff_id: PrimaryKey, body: GridStaffUpdate
 ) -> GridStaffRead:
     s, area = await _grid_staff(session, principal, staff_id)
+    await _ensure_account(session, body.account_id)
     for k, v in body.model_dump(exclude_unset=True).items():
         if v is not None or k in ("service_phone", "personal_phone", "account_id"):
             setattr(s, k, v)
@@ -986,7 +996,14 @@ async def set_household_coverage(
     response_model=ImportResult,
     status_code=201,
     tags=["import"],
-    responses=problems(401, 403, 413, 415, 422),
+    responses={
+        **problems(401, 403, 413, 415),
+        422: {
+            "model": ImportProblem,
+            "description": "The file is rejected (every bad row listed) or the request is malformed",
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ImportProblem"}}},
+        },
+    },
 )
 async def import_residents(
     session: SessionDep,

@@ -49,6 +49,10 @@ class HouseholdNotFound(NotFound):
     type, title = "household-not-found", "Household not found"
 
 
+class HouseholdCodeTooLong(Unprocessable):
+    type, title = "household-code-too-long", "Household code too long"
+
+
 class HouseholdExists(Conflict):
     type, title = "household-exists", "Household already registered"
 

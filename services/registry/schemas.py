@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from services.registry.crypto import IdNumberError, normalize_phone, parse_id_number
 from services.registry.models import GRID_STAFF_ROLES
 from shared.auth import SERVICE_ROLE, STAFF_ROLES
+from shared.problems import FieldError, ProblemDetail
 from shared.types import Name, PrimaryKey, no_nul
 from shared.types import trimmed as _trimmed
 
@@ -474,6 +475,15 @@ class ImportRowError(Schema):
     row: int = Field(description="Spreadsheet row number (the header is row 1).")
     column: str | None
     reason: str
+
+
+class ImportProblem(ProblemDetail):
+    """The 422 of an import: a rejected file lists each bad row (row, column, reason) under `errors`, with
+    `error_count` (the list stops at the configured maximum); a malformed request lists its bad fields
+    (loc, msg), like every validation problem."""
+
+    errors: list[ImportRowError | FieldError] | None = None
+    error_count: int | None = Field(default=None, description="How many errors the file has in all.")
 
 
 class ImportResult(Schema):

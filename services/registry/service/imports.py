@@ -27,7 +27,7 @@ from services.registry import scope as sc
 from services.registry.crypto import IdNumberError, mask_phone, normalize_phone, parse_id_number
 from services.registry.errors import ImportRejected, UnsupportedFile
 from services.registry.schemas import RELATIONS, RESIDENT_TAGS
-from services.registry.service.people import PiiCodec
+from services.registry.service.people import HOUSEHOLD_CODE_MAX, PiiCodec
 from shared.auth import Principal
 
 COLUMNS = ("楼栋编码", "单元", "房号", "姓名", "性别", "身份证号", "联系电话", "与户主关系", "标签")
@@ -191,6 +191,10 @@ class RowChecker:
             ok = False
         if room and not room.replace("-", "").isalnum():
             err(row_no, "房号", "room number is letters, digits and '-'")
+            ok = False
+        # the household code is building-unit-room and has to fit its column (else the insert fails)
+        if ok and len(building) + (len(unit) + 1 if unit else 0) + 1 + len(room) > HOUSEHOLD_CODE_MAX:
+            err(row_no, "房号", f"building-unit-room is over {HOUSEHOLD_CODE_MAX} characters")
             ok = False
         if name and name[0] in "=+@":
             err(row_no, "姓名", "looks like a formula; names start with a letter")

@@ -15,6 +15,7 @@ from services.registry.errors import (
     AreaNotFound,
     BuildingCodeTaken,
     BuildingNotFound,
+    HouseholdCodeTooLong,
     HouseholdExists,
     HouseholdNotFound,
     ResidentExists,
@@ -181,10 +182,18 @@ async def get_household(session: AsyncSession, principal: Principal, household_i
     return h
 
 
+HOUSEHOLD_CODE_MAX = 32  # registry.household.code is a Code (varchar 32)
+
+
 async def create_household(session: AsyncSession, principal: Principal, data: HouseholdCreate) -> Household:
     sc.require_role(principal, sc.PLACE_WRITERS, "register households")
     b = await get_building(session, principal, data.building_id)
     code = f"{b.code}-{data.unit_no}-{data.room_no}" if data.unit_no else f"{b.code}-{data.room_no}"
+    if len(code) > HOUSEHOLD_CODE_MAX:  # the column's width; found by the API fuzzer (it was a 500)
+        raise HouseholdCodeTooLong(
+            f"The household code {code} (building-unit-room) is {len(code)} characters; at most "
+            f"{HOUSEHOLD_CODE_MAX} fit, so shorten the unit or room number."
+        )
     h = Household(
         code=code,
         building_id=b.id,
