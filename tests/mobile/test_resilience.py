@@ -167,7 +167,8 @@ class TestTimeouts:
                 elapsed = time.monotonic() - started
                 names(r, "wishes")
                 assert "0.5 s" in r.json()["detail"]
-                assert 0.45 < elapsed < 1.2, elapsed
+                # one timeout, not four plus the backoff (2.85 s): the bound leaves room for a loaded machine
+                assert 0.45 < elapsed < 2.5, elapsed
 
     async def test_a_server_that_never_answers_on_the_network_times_out(self, build, session, world):
         held: list[asyncio.StreamWriter] = []
@@ -186,7 +187,8 @@ class TestTimeouts:
                 r = await mobile.get("/m/v1/wishes", headers=me.headers)
                 elapsed = time.monotonic() - started
                 names(r, "wishes")
-                assert 0.45 < elapsed < 1.2, elapsed
+                # one timeout, not four plus the backoff (2.85 s): the bound leaves room for a loaded machine
+                assert 0.45 < elapsed < 2.5, elapsed
         finally:
             for w in held:
                 w.close()
