@@ -41,6 +41,33 @@ def redact(text: str) -> str:
     return _SECRETY.sub(r"\1[redacted]", text)
 
 
+# An extra whose key names a secret is dropped whatever its value ("token": {...} included).
+_SECRET_KEY = re.compile(r"(?i)(password|secret|token|js_code|session_key|authorization|id_number)")
+
+
+def redact_value(value: Any, key: str | None = None, _depth: int = 0) -> Any:
+    """`redact` applied through whatever a log call passes as an extra: strings, numbers (a phone
+    number given as an int), and dicts, lists and tuples nested in them. Anything else is logged as
+    its redacted `str`. A key that names a secret hides its whole value."""
+    if key is not None and _SECRET_KEY.search(key):
+        return "[redacted]"
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, int):
+        text = str(value)
+        out = redact(text)
+        return value if out == text else out
+    if _depth >= 8:
+        return "[nested too deep]"
+    if isinstance(value, dict):
+        return {str(k): redact_value(v, str(k), _depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact_value(v, None, _depth + 1) for v in value]
+    return redact(str(value))
+
+
 _STD_ATTRS = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "taskName"}
 
 
@@ -63,7 +90,7 @@ class JsonFormatter(logging.Formatter):
             out["request_id"] = rid
         for k, v in record.__dict__.items():
             if k not in _STD_ATTRS and not k.startswith("_"):
-                out[k] = redact(v) if isinstance(v, str) else v
+                out[k] = redact_value(v, k)
         if record.exc_info:
             out["exc"] = redact(self.formatException(record.exc_info))
         return orjson.dumps(out, default=str).decode()

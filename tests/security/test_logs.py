@@ -253,3 +253,50 @@ async def test_no_secret_token_or_identity_number_in_any_log_line(
             leaks.append(f"id_last4: {line[:300]}")
     assert not leaks, f"{len(leaks)} leaks in {len(captured.records)} records:\n" + "\n".join(leaks[:40])
     assert len(captured.records) >= 50, len(captured.records)
+
+
+def _json_line(**extra: Any) -> dict[str, Any]:
+    import json
+
+    rec = logging.makeLogRecord({"name": "t", "levelname": "INFO", "msg": "event", "args": None, **extra})
+    return json.loads(JsonFormatter("test").format(rec))
+
+
+def test_extras_are_redacted_however_deeply_they_are_nested():
+    """An extra is not always a string: a dict from an upstream's answer, a list of rows, a phone number
+    held as an int, or an object that is logged by its str. Each is redacted the same way."""
+
+    class Row:
+        def __str__(self) -> str:
+            return "Row(id_number=110101199003071234)"
+
+    line = _json_line(
+        upstream={
+            "status": 401,
+            "body": {"detail": "phone 13812345678 not found", "items": ["Bearer a.b.c"]},
+        },
+        rows=[("320411198805161238", "ok"), {"phone": 13912345678}],
+        phone=13712345678,
+        row=Row(),
+        session={"token": {"refresh": "q8Jm0c3R1w6s2Fh5tT9yX4vB7nK1pL0aZ3eD6gU2iO8"}},
+        count=42,
+        ratio=0.5,
+        flag=True,
+    )
+    text = str(line)
+    for secret in ("13812345678", "320411198805161238", "13912345678", "13712345678", "110101199003071234"):
+        assert secret not in text, secret
+    assert "a.b.c" not in text and "q8Jm0c3R" not in text
+    assert line["upstream"]["status"] == 401
+    assert line["upstream"]["body"]["detail"] == "phone 138****5678 not found"
+    assert line["rows"][1] == {"phone": "139****5678"}
+    assert line["phone"] == "137****5678"
+    assert line["session"] == {"token": "[redacted]"}
+    assert (line["count"], line["ratio"], line["flag"]) == (42, 0.5, True)
+
+
+def test_a_self_referencing_extra_does_not_break_the_log_line():
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    line = _json_line(loop=loop)
+    assert "[nested too deep]" in str(line)
