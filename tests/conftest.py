@@ -12,6 +12,7 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -93,6 +94,29 @@ async def session(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[Asyn
         yield s
 
 
+async def _service_account(maker: async_sessionmaker[AsyncSession], name: str, secret: str) -> None:
+    """The registry's account for a service, so its client-credentials login works in the test transaction."""
+    from services.registry.service.accounts import upsert_service_account
+
+    async with maker() as s:
+        await upsert_service_account(s, name, secret)
+        await s.commit()
+
+
+@asynccontextmanager
+async def _started(app: Any) -> AsyncIterator[Any]:
+    """An app with its lifespan run, as uvicorn would."""
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@asynccontextmanager
+async def _client(app: Any, base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A real HTTP client that reaches the app in-process over httpx's ASGI transport."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as client:
+        yield client
+
+
 @pytest.fixture(scope="session")
 def registry_settings(database_url: str) -> Any:
     from services.registry.settings import RegistrySettings
@@ -112,14 +136,13 @@ async def registry_app(registry_settings: Any, maker: async_sessionmaker[AsyncSe
     from services.registry.app import create_app
 
     app = create_app(registry_settings, sessionmaker=maker, background=False, configure_logs=False)
-    async with app.router.lifespan_context(app):
+    async with _started(app):
         yield app
 
 
 @pytest.fixture
 async def registry(registry_app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=registry_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://registry") as client:
+    async with _client(registry_app, "http://registry") as client:
         yield client
 
 
@@ -201,11 +224,8 @@ async def dispatch_app(
     """Dispatch bound to the test transaction, calling the in-process registry over ASGI and posting
     12345 callbacks to the fake platform."""
     from services.dispatch.app import create_app
-    from services.registry.service.accounts import upsert_service_account
 
-    async with maker() as s:
-        await upsert_service_account(s, "dispatch", DISPATCH_SECRET)
-        await s.commit()
+    await _service_account(maker, "dispatch", DISPATCH_SECRET)
     app = create_app(
         dispatch_settings,
         sessionmaker=maker,
@@ -214,14 +234,13 @@ async def dispatch_app(
         background=False,
         configure_logs=False,
     )
-    async with app.router.lifespan_context(app):
+    async with _started(app):
         yield app
 
 
 @pytest.fixture
 async def dispatch(dispatch_app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=dispatch_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://dispatch") as client:
+    async with _client(dispatch_app, "http://dispatch") as client:
         yield client
 
 
@@ -247,12 +266,9 @@ async def wishes_app(
     wishes_settings: Any, registry_app: Any, maker: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[Any]:
     """Wishes bound to the test transaction, calling the in-process registry over ASGI."""
-    from services.registry.service.accounts import upsert_service_account
     from services.wishes.app import create_app
 
-    async with maker() as s:
-        await upsert_service_account(s, "wishes", WISHES_SECRET)
-        await s.commit()
+    await _service_account(maker, "wishes", WISHES_SECRET)
     app = create_app(
         wishes_settings,
         sessionmaker=maker,
@@ -260,14 +276,13 @@ async def wishes_app(
         background=False,
         configure_logs=False,
     )
-    async with app.router.lifespan_context(app):
+    async with _started(app):
         yield app
 
 
 @pytest.fixture
 async def wishes(wishes_app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=wishes_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://wishes") as client:
+    async with _client(wishes_app, "http://wishes") as client:
         yield client
 
 
@@ -317,11 +332,8 @@ async def mobile_app(
     """Mobile bound to the test transaction, composing the in-process registry, dispatch and wishes over
     ASGI and logging in through the WeChat fake."""
     from services.mobile.app import create_app
-    from services.registry.service.accounts import upsert_service_account
 
-    async with maker() as s:
-        await upsert_service_account(s, "mobile", MOBILE_SECRET)
-        await s.commit()
+    await _service_account(maker, "mobile", MOBILE_SECRET)
     app = create_app(
         mobile_settings,
         sessionmaker=maker,
@@ -332,12 +344,11 @@ async def mobile_app(
         background=False,
         configure_logs=False,
     )
-    async with app.router.lifespan_context(app):
+    async with _started(app):
         yield app
 
 
 @pytest.fixture
 async def mobile(mobile_app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=mobile_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://mobile") as client:
+    async with _client(mobile_app, "http://mobile") as client:
         yield client
