@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Header, Query, Response, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
@@ -133,15 +133,40 @@ async def _read(session, viewer: svc.Viewer, wish) -> WishRead:  # type: ignore[
     response_model=WishRead,
     status_code=201,
     tags=["wishes"],
-    responses=problems(401, 403, 422, 503),
+    responses={
+        200: {
+            "model": WishRead,
+            "description": "A replay: this caller already made this wish with the same Idempotency-Key.",
+        },
+        **problems(401, 403, 422, 503),
+    },
 )
 async def create_wish(
-    session: SessionDep, principal: CurrentStaff, registry: RegistryDep, body: WishCreate
+    session: SessionDep,
+    principal: CurrentStaff,
+    registry: RegistryDep,
+    response: Response,
+    body: WishCreate,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=8,
+            max_length=100,
+            pattern=r"^[\x21-\x7e]+$",
+            description="A unique key per wish (a UUID), kept per caller: sending the request again with it "
+            "returns the wish already made (200, `Idempotent-Replayed: true`) instead of making another, "
+            "however late the retry. The same key with a different wish is a 422 `idempotency-key-reused`.",
+        ),
+    ] = None,
 ) -> WishRead:
     """点单: a resident's wish, filed by the mobile service for the resident (role `service`) or by a grid
     worker or community admin on their behalf. The resident, their household's address and their grid
     come from the registry. The wish starts `submitted`, waiting for the grid's review."""
-    wish = await svc.submit(session, principal, registry, body)
+    wish, replayed = await svc.submit(session, principal, registry, body, idempotency_key)
+    response.headers["Location"] = f"/api/v1/wishes/{wish.id}"
+    if replayed:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
     return await _read(session, await svc.viewer_for(session, principal), wish)
 
 

@@ -550,7 +550,7 @@ class Loader:
                 privacy=spec.privacy,
                 photo_ids=photo_ids,
             )
-            wish = await wishes.submit(self.s, who, self.registry, body)
+            wish, _ = await wishes.submit(self.s, who, self.registry, body)
             plan.wish_id, plan.grid_code = wish.id, wish.grid_code
 
         return run

@@ -299,6 +299,14 @@ class Wish(Base):
         Index("ix_wish_lapse_due", "claimed_at", postgresql_where=text("status = 'claimed'")),
         Index("ix_wish_confirm_due", "completed_at", postgresql_where=text("status = 'completed'")),
         Index("ix_wish_submitted_at", "submitted_at"),
+        # a retried 点单 (same caller, same Idempotency-Key) gets the wish it made, not a second one
+        Index(
+            "uq_wish_submit_key",
+            "submitted_by",
+            "submit_key",
+            unique=True,
+            postgresql_where=text("submit_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
@@ -322,6 +330,7 @@ class Wish(Base):
     community_code: Mapped[str] = mapped_column(Code)
     community_name: Mapped[str] = mapped_column(String(100), default="")
     submitted_by: Mapped[str] = mapped_column(String(64))
+    submit_key: Mapped[str | None] = mapped_column(String(100))
     submitted_at: Mapped[datetime] = _now()
     review_note: Mapped[str | None] = mapped_column(Text)
     reviewed_by: Mapped[str | None] = mapped_column(String(64))

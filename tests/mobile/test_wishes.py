@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from services.mobile.models import WishRequest
 from services.mobile.wishes.schemas import today_cst
@@ -166,6 +166,28 @@ class TestSendingTwice:
         )
         assert r.status_code == 200 and r.json()["id"] == first["id"]
         row = await session.get(WishRequest, (me.account_id, "retry-123456"))
+        assert row is not None and row.wish_id == first["id"]
+
+    async def test_a_retry_long_after_a_lost_answer_still_gets_the_wish_already_made(
+        self, mobile, session, me
+    ):
+        """Wishes made the wish but mobile's own record of the key was lost (mobile died before its
+        commit), and the resident retries an hour later, after the grid approved it: wishes knows the key."""
+        key = {"Idempotency-Key": "lost-answer-0001"}
+        first = await make(mobile, me, files=[jpeg()], headers=key)
+        await session.execute(delete(WishRequest).where(WishRequest.account_id == me.account_id))
+        await session.execute(
+            update(Wish)
+            .where(Wish.id == first["id"])
+            .values(status="approved", submitted_at=Wish.submitted_at - timedelta(hours=1))
+        )
+        await session.commit()
+        r = await mobile.post("/m/v1/wishes", data=FORM, files=[jpeg()], headers={**me.headers, **key})
+        assert r.status_code == 200 and r.json()["id"] == first["id"], r.text
+        assert r.headers["Idempotent-Replayed"] == "true" and r.json()["status"] == "approved"
+        assert await wishes_of(session, me.resident.id) == 1
+        assert (await session.execute(select(func.count()).select_from(WishPhoto))).scalar_one() == 1
+        row = await session.get(WishRequest, (me.account_id, "lost-answer-0001"))
         assert row is not None and row.wish_id == first["id"]
 
     async def test_ten_wishes_a_day_then_429_with_retry_after(self, mobile, session, me):

@@ -87,6 +87,70 @@ class TestWholeLoop:
         assert w["source"] == "mini_program" and w["submitted_by"] == "svc-mobile"
 
 
+BODY = {
+    "category": "助老",
+    "title": "需要一台轮椅",
+    "description": "想要一台折叠轮椅。",
+    "estimated_value": "600",
+}
+
+
+class TestSubmittingTwice:
+    """A caller that lost the answer sends 点单 again with the same Idempotency-Key, maybe much later."""
+
+    async def post(self, wishes, headers, resident_id, key, **kw):
+        body = {**BODY, "resident_id": resident_id, **kw}
+        return await wishes.post("/api/v1/wishes", headers={**headers, "Idempotency-Key": key}, json=body)
+
+    async def test_a_retry_with_the_key_gets_the_wish_already_made_even_after_it_moved_on(
+        self, wishes, session, a, resident
+    ):
+        first = await self.post(wishes, a.mobile, resident.id, "7:3f2b8c1e-7d4a")
+        assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers
+        wid = first.json()["id"]
+        assert first.headers["Location"] == f"/api/v1/wishes/{wid}"
+        await ok(wishes, a.grid, wid, "approve")
+        # photos uploaded again by the retry do not make it a different wish
+        again = await self.post(wishes, a.mobile, resident.id, "7:3f2b8c1e-7d4a", estimated_value="600.00")
+        assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+        assert again.json()["id"] == wid and again.json()["status"] == "approved"
+        assert await count(session, Wish, resident_id=resident.id) == 1
+        assert await count(session, WishEvent, wish_id=wid, action="submit") == 1
+
+    async def test_the_same_key_for_another_wish_is_a_422_naming_the_first(
+        self, wishes, session, a, resident
+    ):
+        wid = (await self.post(wishes, a.mobile, resident.id, "key-0000-0001")).json()["id"]
+        r = await self.post(wishes, a.mobile, resident.id, "key-0000-0001", title="需要一个助行器")
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+        assert r.json()["type"].endswith("/idempotency-key-reused") and r.json()["wish_id"] == wid
+        assert str(wid) in r.json()["detail"]
+        assert await count(session, Wish, resident_id=resident.id) == 1
+
+    async def test_keys_belong_to_their_caller(self, wishes, session, a, resident):
+        mine = await self.post(wishes, a.mobile, resident.id, "shared-key-01")
+        theirs = await self.post(wishes, a.grid, resident.id, "shared-key-01")
+        assert (mine.status_code, theirs.status_code) == (201, 201)
+        assert mine.json()["id"] != theirs.json()["id"]
+        assert await count(session, Wish, resident_id=resident.id) == 2
+
+    async def test_without_a_key_each_request_is_a_new_wish(self, wishes, session, a, resident):
+        await submit(wishes, a.grid, resident.id)
+        await submit(wishes, a.grid, resident.id)
+        assert await count(session, Wish, resident_id=resident.id) == 2
+
+    @pytest.mark.parametrize("key", ["short", "x" * 101, "has space in it", "中文的幂等键值"])
+    async def test_a_malformed_key_is_a_422_naming_the_header(self, wishes, session, a, resident, key):
+        r = await wishes.post(
+            "/api/v1/wishes",
+            headers={**a.mobile, "Idempotency-Key": key.encode()},
+            json={**BODY, "resident_id": resident.id},
+        )
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+        assert [x.lower() for x in r.json()["errors"][0]["loc"]] == ["header", "idempotency-key"]
+        assert await count(session, Wish, resident_id=resident.id) == 0
+
+
 class TestEveryTransition:
     """Each cell of the table: from every state, every action either moves the wish as the table says
     or is a 409 naming the actions that are allowed."""

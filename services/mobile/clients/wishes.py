@@ -192,10 +192,18 @@ class WishesClient(MobileClient):
 
     # ---- wishes --------------------------------------------------------------------------------------
 
-    async def submit(self, body: dict[str, Any]) -> WishRef:
-        r = await self.request("POST", "/api/v1/wishes", json=body)
+    async def submit(self, body: dict[str, Any], idem_key: str | None = None) -> tuple[WishRef, bool]:
+        """点单 on the resident's behalf. With a key the call is idempotent at wishes (kept per caller, with
+        no time limit), so a lost answer can be sent again, here on a dropped connection and later by the
+        resident's retry. Returns the wish and whether wishes had already made it."""
+        if idem_key is None:
+            r = await self.request("POST", "/api/v1/wishes", json=body)
+        else:
+            r = await self.request(
+                "POST", "/api/v1/wishes", json=body, headers={"Idempotency-Key": idem_key}, idempotent=True
+            )
         self._fail(r)
-        return WishRef.model_validate_json(r.content)
+        return WishRef.model_validate_json(r.content), r.headers.get("Idempotent-Replayed") == "true"
 
     async def get(self, wish_id: int) -> WishRef | None:
         r = await self.request("GET", f"/api/v1/wishes/{wish_id}")

@@ -350,23 +350,28 @@ async def submit(
                 raise WishesRefused(
                     exc.status, exc.type, exc.title, f"Photo {i}: {exc.detail}", photo=i
                 ) from None
-        wish = await client.submit(
+        wish, replayed = await client.submit(
             {
                 "resident_id": account.resident_id,
                 **form.model_dump(mode="json", exclude_none=True),
                 "photo_ids": [str(p) for p in photo_ids],
-            }
+            },
+            # the resident's key, per account: if this answer is lost after wishes made the wish, a retry
+            # with the same key gets that wish back from wishes, however late
+            f"{account.id}:{idem_key}" if idem_key else None,
         )
-        # no second call here: if it failed, the resident would retry a wish that was made
-        first = TrailStep(
-            at=wish.submitted_at,
-            label="点单",
-            status="submitted",
-            status_label=label("submitted"),
-            by="我",
-            note=None,
-        )
-        out, created = read(settings, wish, [first]), True
+        if replayed:
+            out, created = await get_wish(client, settings, account, wish.id), False
+        else:
+            first = TrailStep(
+                at=wish.submitted_at,
+                label="点单",
+                status="submitted",
+                status_label=label("submitted"),
+                by="我",
+                note=None,
+            )
+            out, created = read(settings, wish, [first]), True
     else:
         out, created = await get_wish(client, settings, account, twin), False
     if idem_key:

@@ -27,6 +27,7 @@ from services.wishes.errors import (
     ActionForbidden,
     ActionInvalid,
     AlreadyClaimed,
+    IdempotencyKeyReused,
     OutOfScope,
     ResidentNotFound,
     TransitionNotAllowed,
@@ -402,10 +403,63 @@ def _event(
     )
 
 
+def _same_request(wish: Wish, body: WishCreate) -> bool:
+    """Whether a retry asks for the wish already made. Photos are left out: a caller that lost the answer
+    uploads them again and gets new ids."""
+    return (
+        wish.resident_id,
+        wish.category,
+        wish.title,
+        wish.description,
+        wish.estimated_value,
+        wish.wanted_by,
+        wish.privacy,
+        wish.contact_phone,
+    ) == (
+        body.resident_id,
+        body.category,
+        body.title,
+        body.description,
+        body.estimated_value,
+        body.wanted_by,
+        body.privacy,
+        body.contact_phone,
+    )
+
+
+async def _submitted_with(
+    session: AsyncSession, principal: Principal, body: WishCreate, key: str
+) -> Wish | None:
+    """The wish an earlier request with this key made, if any. A transaction-scoped advisory lock on
+    (caller, key) makes a concurrent retry wait for the first attempt and then find its wish."""
+    lock = func.pg_advisory_xact_lock(func.hashtext(principal.sub), func.hashtext(key))
+    await session.execute(select(lock))
+    stored = (
+        await session.execute(select(Wish).where(Wish.submitted_by == principal.sub, Wish.submit_key == key))
+    ).scalar_one_or_none()
+    if stored is not None and not _same_request(stored, body):
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key {key!r} was first used for wish {stored.id} ({stored.title}); "
+            "use a new key for a new wish.",
+            wish_id=stored.id,
+        )
+    return stored
+
+
 async def submit(
-    session: AsyncSession, principal: Principal, registry: RegistryClient, body: WishCreate
-) -> Wish:
+    session: AsyncSession,
+    principal: Principal,
+    registry: RegistryClient,
+    body: WishCreate,
+    idem_key: str | None = None,
+) -> tuple[Wish, bool]:
+    """点单. Returns the wish and whether it is a replay: a request with an Idempotency-Key this caller
+    already used for the same wish gets that wish back."""
     sc.require_role(principal, (*sc.GRID_STAFF, SERVICE_ROLE), "Submitting a wish")
+    if idem_key is not None:
+        stored = await _submitted_with(session, principal, body, idem_key)
+        if stored is not None:
+            return stored, True
     if body.wanted_by is not None and body.wanted_by < today_cst():
         raise ActionInvalid(f"wanted_by {body.wanted_by} is in the past; give today or a later date.")
     photos = await _photos(session, body.photo_ids, "photo_ids")
@@ -436,6 +490,7 @@ async def submit(
         community_code=community.code if community else resident.area_code[:12],
         community_name=community.name if community else "",
         submitted_by=principal.sub,
+        submit_key=idem_key,
         submitted_at=at,
         updated_at=at,
         served=[],
@@ -446,7 +501,7 @@ async def submit(
         session.add(WishPhoto(wish_id=wish.id, photo_id=p.id, kind="request", position=i))
     session.add(_event(wish, "submit", "点单", None, principal.sub, principal.role, at))
     await session.flush()
-    return wish
+    return wish, False
 
 
 # ---- transitions -------------------------------------------------------------------------------------
