@@ -50,6 +50,14 @@ class MobileSettings(ServiceSettings):
     refresh_token_ttl_s: int = Field(
         default=30 * 86400, ge=3600, description="Refresh token (and session) lifetime."
     )
+    refresh_reuse_grace_s: float = Field(
+        default=10,
+        ge=0,
+        le=60,
+        description="A spent refresh token presented again within this many seconds of its first use gets "
+        "a new pair in the same session (one client refreshing from several requests at once); later, it is "
+        "reuse and ends the session. 0 treats every second use as reuse.",
+    )
     session_cache_s: float = Field(
         default=5.0,
         ge=0,

@@ -26,6 +26,16 @@ def failing_wechat(exc: Exception) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url="http://wechat", transport=httpx.MockTransport(handler))
 
 
+async def _age_spent(session, refresh_token: str, seconds: float) -> None:
+    """Move a spent refresh token's first use `seconds` into the past."""
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == hashlib.sha256(refresh_token.encode()).digest())
+        .values(used_at=RefreshToken.used_at - timedelta(seconds=seconds))
+    )
+    await session.commit()
+
+
 class TestLogin:
     async def test_first_login_creates_the_account_and_answers_a_token_pair(self, mobile, session):
         r = await mobile.post("/m/v1/auth/wechat", json={"code": "test:alice"})
@@ -182,9 +192,12 @@ class TestRefresh:
         again = await mobile.post("/m/v1/auth/refresh", json={"refresh_token": new["refresh_token"]})
         assert again.status_code == 200
 
-    async def test_a_spent_token_presented_again_ends_the_whole_session(self, mobile, session):
+    async def test_a_spent_token_presented_again_ends_the_whole_session(
+        self, mobile, session, mobile_settings
+    ):
         tok = await login(mobile)
         new = (await mobile.post("/m/v1/auth/refresh", json={"refresh_token": tok["refresh_token"]})).json()
+        await _age_spent(session, tok["refresh_token"], mobile_settings.refresh_reuse_grace_s + 1)
         r = await mobile.post("/m/v1/auth/refresh", json={"refresh_token": tok["refresh_token"]})
         assert r.status_code == 401 and r.json()["type"] == PROBLEM + "refresh-token-reused"
         assert "log in again" in r.json()["detail"]
@@ -196,6 +209,26 @@ class TestRefresh:
         for access in (tok["access_token"], new["access_token"]):
             me = await mobile.get("/m/v1/me", headers={"Authorization": f"Bearer {access}"})
             assert me.status_code == 401
+
+    async def test_a_second_use_within_the_grace_interval_is_the_same_client_and_gets_a_pair(
+        self, mobile, session, mobile_settings
+    ):
+        """Two requests of one mini-program find the access token expired and both refresh with the same
+        token a moment apart: the second gets its own pair in the same session, and nothing is revoked."""
+        assert mobile_settings.refresh_reuse_grace_s >= 5
+        tok = await login(mobile)
+        first = await mobile.post("/m/v1/auth/refresh", json={"refresh_token": tok["refresh_token"]})
+        await _age_spent(session, tok["refresh_token"], mobile_settings.refresh_reuse_grace_s - 3)
+        second = await mobile.post("/m/v1/auth/refresh", json={"refresh_token": tok["refresh_token"]})
+        assert (first.status_code, second.status_code) == (200, 200), second.text
+        assert first.json()["refresh_token"] != second.json()["refresh_token"]
+        s = (await session.execute(select(Session))).scalar_one()
+        assert s.revoked_at is None
+        for pair in (first.json(), second.json()):
+            me = await mobile.get("/m/v1/me", headers={"Authorization": f"Bearer {pair['access_token']}"})
+            assert me.status_code == 200
+            r = await mobile.post("/m/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+            assert r.status_code == 200
 
     async def test_an_unknown_token_is_401(self, mobile):
         r = await mobile.post("/m/v1/auth/refresh", json={"refresh_token": "A" * 43})

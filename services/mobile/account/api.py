@@ -190,15 +190,19 @@ async def login_wechat(
     ),
 )
 async def refresh_tokens(
-    request: Request, response: Response, session: SessionDep, body: RefreshBody
+    request: Request, response: Response, session: SessionDep, settings: SettingsDep, body: RefreshBody
 ) -> TokenPair:
     """Spend the refresh token for a new access token and a new refresh token (rotation). Each refresh
-    token works **once**: presenting a spent one again ends the whole session (it may have been copied),
-    so the mini-program must refresh one request at a time and always keep the newest token. When the
+    token works **once**: presenting a spent one again ends the whole session (it may have been copied).
+    Only within `MOBILE_REFRESH_REUSE_GRACE_S` (10 s) of its first use is a second use taken as the same
+    client refreshing from two requests at once, and answered with another pair; the mini-program should
+    still refresh one request at a time and keep the newest token. When the
     session ends (401), log in again with `wx.login()`; residents are not asked anything."""
     _no_store(response)
     try:
-        return await service.refresh(session, request.app.state.tokens, body.refresh_token)
+        return await service.refresh(
+            session, request.app.state.tokens, body.refresh_token, settings.refresh_reuse_grace_s
+        )
     except RefreshReused as exc:
         # commit the revocation before forgetting the cached session state, then answer 401
         await session.commit()

@@ -88,8 +88,12 @@ async def login(
     )
 
 
-async def refresh(session: AsyncSession, tokens: ResidentTokens, refresh_token: str) -> TokenPair:
-    """Spend a refresh token for a new pair in the same session."""
+async def refresh(
+    session: AsyncSession, tokens: ResidentTokens, refresh_token: str, reuse_grace_s: float = 0
+) -> TokenPair:
+    """Spend a refresh token for a new pair in the same session. A token spent less than `reuse_grace_s`
+    ago gets another pair in the session (the same client refreshing from two requests at once: the
+    "reuse interval" of common identity providers); spent longer ago, it is treated as a stolen copy."""
     h = token_hash(refresh_token)
     now = datetime.now(UTC)
     spent = (
@@ -129,7 +133,9 @@ async def refresh(session: AsyncSession, tokens: ResidentTokens, refresh_token: 
                 Session.id,
                 Session.revoked_at,
                 Session.expires_at.label("session_expires_at"),
+                Session.account_id,
                 Account.disabled,
+                Account.resident_id,
             )
             .join(Session, Session.id == RefreshToken.session_id)
             .join(Account, Account.id == Session.account_id)
@@ -142,6 +148,17 @@ async def refresh(session: AsyncSession, tokens: ResidentTokens, refresh_token: 
         raise AccountDisabled("This account has been disabled; contact your community (社区居委会).")
     if row.revoked_at is not None:
         raise RefreshInvalid("This session has ended (logged out or revoked): log in again.")
+    live = row.expires_at > now and row.session_expires_at > now
+    if row.used_at is not None and live and now - row.used_at <= timedelta(seconds=reuse_grace_s):
+        return await _issue(
+            session,
+            tokens,
+            account_id=row.account_id,
+            session_id=row.id,
+            session_expires_at=row.session_expires_at,
+            bound=row.resident_id is not None,
+            now=now,
+        )
     if row.used_at is not None:
         await revoke(session, row.id, REUSE)
         raise RefreshReused(
