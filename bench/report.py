@@ -43,6 +43,20 @@ SHARED = (
 )
 
 
+# what a figure depends on: a later commit touching only these paths' complement (tests, docs, the
+# results themselves) leaves a part's figures current
+MEASURED = (
+    "services",
+    "shared",
+    "migrations",
+    "tools",
+    "bench",
+    ":(exclude)bench/results",
+    "requirements.lock",
+    "pyproject.toml",
+)
+
+
 def _git(*args: str) -> str:
     try:
         p = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10)
@@ -68,7 +82,11 @@ def commit_status(commit: str, head: str) -> tuple[str, bool]:
     if not _git("rev-parse", "--verify", "--quiet", rev + "^{commit}"):
         return "⚠ commit not in this history" + note, True
     behind = _git("rev-list", "--count", f"{rev}..{head}")
-    return f"⚠ older: {behind} commit(s) behind HEAD" + note, True
+    changed = _git("diff", "--name-only", rev, head, "--", *MEASURED)
+    if not changed:
+        return f"{behind} commit(s) behind HEAD, none changing measured code" + note, False
+    n = len(changed.splitlines())
+    return f"⚠ older: {behind} commit(s) behind HEAD, {n} measured file(s) changed since" + note, True
 
 
 def this_machine() -> dict[str, Any]:

@@ -1271,9 +1271,14 @@ def environment() -> dict[str, Any]:
         rev = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
         ).stdout.strip()
+        # the parts' own results (written by the parts before this one in `make bench`) are not dirt
         dirty = bool(
             subprocess.run(
-                ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, timeout=10
+                ["git", "status", "--porcelain", "--", ".", ":(exclude)bench/results"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=10,
             ).stdout.strip()
         )
     except (OSError, subprocess.SubprocessError):

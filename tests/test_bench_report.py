@@ -119,3 +119,40 @@ def test_a_missing_part_is_reported_not_hidden(tmp_path: Path) -> None:
     assert len(mobile) == 1 and mobile[0]["ok"] is False and "not measured" in mobile[0]["value"]
     assert rep["parts"][-1]["stale"] and "not run" in rep["parts"][-1]["status"]
     assert "not measured: no mobile.json" in report.markdown(rep)
+
+
+def test_a_part_stays_current_until_a_commit_changes_measured_code(tmp_path, monkeypatch):
+    """Commits that touch only tests, docs or the results leave a part's figures current; one that
+    touches a service marks them stale, saying how many measured files changed."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    git("init", "-q")
+    for path in ("services/a.py", "tests/test_a.py", "README.md", "bench/results/R.md"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("v1\n")
+    git("add", ".")
+    git("commit", "-qm", "measured")
+    measured = git("rev-parse", "--short", "HEAD")
+    monkeypatch.setattr(report, "ROOT", tmp_path)
+    assert report.commit_status(measured, report.head_commit()) == ("current", False)
+    for path in ("tests/test_a.py", "README.md", "bench/results/R.md"):
+        (tmp_path / path).write_text("v2\n")
+        git("commit", "-qam", f"touch {path}")
+    status, stale = report.commit_status(measured, report.head_commit())
+    assert (status, stale) == ("3 commit(s) behind HEAD, none changing measured code", False)
+    (tmp_path / "services/a.py").write_text("v2\n")
+    git("commit", "-qam", "a service changes")
+    status, stale = report.commit_status(measured, report.head_commit())
+    assert stale and status.startswith("⚠ older: 4 commit(s) behind HEAD, 1 measured file(s) changed")
+    assert report.commit_status(measured + "-dirty", report.head_commit())[0].endswith(
+        "(uncommitted changes at the time)"
+    )
