@@ -259,6 +259,15 @@ def bench(cfg: Config, args: argparse.Namespace, children: Children, work: Path)
     print(f"    intake check: {res['intake_check']}", flush=True)
 
     watch = {"dispatch": dispatch.proc.pid, "registry": registry.proc.pid, "postgres": pg_pid}
+    # the service's own bare endpoint, the second baseline every ratio is reported against
+    res["healthz"] = run_load(
+        children,
+        "dispatch GET /healthz",
+        cfg,
+        url=dispatch.base + "/healthz",
+        concurrency=cfg.concurrency,
+        watch=watch,
+    )
     for key_, label, bodies in (
         ("intake_cold", "every report at a new point", cold_file),
         ("intake_recurring", "reports from 2,000 recurring spots", warm_file),
@@ -335,6 +344,13 @@ def figures(res: dict[str, Any]) -> list[dict[str, Any]]:
         "reference",
         None,
     )
+    if hz := res.get("healthz"):  # parts run before it was measured have none
+        add(
+            f"baseline dispatch GET /healthz @{res['config']['concurrency']}",
+            f"{hz['rps']:,.0f} rps, p99 {hz['p99_ms']:.1f} ms",
+            "reference",
+            None,
+        )
     for key_, label in (
         ("intake_cold", "intake, every report at a new point"),
         ("intake_recurring", "intake, 2,000 recurring spots"),

@@ -66,6 +66,7 @@ from bench.run import (
     insert_baseline,
     key,
     pg_info,
+    run_load,
     run_part,
     seed,
     start_uvicorn,
@@ -692,6 +693,15 @@ def bench(cfg: Config, args: argparse.Namespace, children: Children, work: Path)
     dispatch = start_dispatch(children, disp_env, work, "dispatch")
     res["intake_check"] = intake_check(dispatch.base, check_orders, app_key, app_secret)
     print(f"    intake check: {res['intake_check']}", flush=True)
+    # the service's own bare endpoint, the second baseline every ratio is reported against
+    res["healthz"] = run_load(
+        children,
+        "dispatch GET /healthz",
+        cfg,
+        url=dispatch.base + "/healthz",
+        concurrency=cfg.concurrency,
+        watch={"dispatch": dispatch.proc.pid, "registry": registry.proc.pid, "postgres": pg_pid},
+    )
 
     res["hotline_intake"] = run_signed_load(
         children,
@@ -818,6 +828,13 @@ def figures(res: dict[str, Any]) -> list[dict[str, Any]]:
         "reference",
         None,
     )
+    if hz := res.get("healthz"):  # parts run before it was measured have none
+        add(
+            f"baseline dispatch GET /healthz @{c}",
+            f"{hz['rps']:,.0f} rps, p50 {hz['p50_ms']:.1f} ms, p99 {hz['p99_ms']:.1f} ms",
+            "reference",
+            None,
+        )
     for key_, label, informative in (
         ("hotline_intake", "signed order intake POST /api/v1/hotline/orders", False),
         ("hotline_intake_old_pool", "the same with the old pool, 10 kept + 10 overflow (informative)", True),
