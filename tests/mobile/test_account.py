@@ -210,6 +210,22 @@ class TestRefresh:
             me = await mobile.get("/m/v1/me", headers={"Authorization": f"Bearer {access}"})
             assert me.status_code == 401
 
+    async def test_without_a_grace_interval_a_use_stamped_after_this_request_began_is_reuse_too(
+        self, mobile, mobile_app, session
+    ):
+        """A concurrent winner stamps used_at after the loser took its clock reading; with no grace
+        interval the loser's negative "time since" must still count as reuse."""
+        from services.mobile.account import service as account_service
+        from services.mobile.account.errors import RefreshReused
+
+        tok = await login(mobile)
+        await mobile.post("/m/v1/auth/refresh", json={"refresh_token": tok["refresh_token"]})
+        await _age_spent(session, tok["refresh_token"], -5)  # first use "5 s from now"
+        with pytest.raises(RefreshReused):
+            await account_service.refresh(session, mobile_app.state.tokens, tok["refresh_token"], 0)
+        s = (await session.execute(select(Session))).scalar_one()
+        assert s.revoke_reason == "refresh-reuse"
+
     async def test_a_second_use_within_the_grace_interval_is_the_same_client_and_gets_a_pair(
         self, mobile, session, mobile_settings
     ):

@@ -13,8 +13,9 @@ import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -114,25 +115,33 @@ async def refresh(
             .execution_options(synchronize_session=False)
         )
     ).first()
-    if spent is not None:
-        return await _issue(
-            session,
-            tokens,
-            account_id=spent.account_id,
-            session_id=spent.session_id,
-            session_expires_at=spent.expires_at,
-            bound=spent.resident_id is not None,
-            now=now,
-        )
-    # Why not? Read it back (after a concurrent winner committed, this sees its used_at).
+    if spent is None:
+        spent = await _spent_moments_ago(session, h, now, reuse_grace_s)
+    return await _issue(
+        session,
+        tokens,
+        account_id=spent.account_id,
+        session_id=spent.session_id,
+        session_expires_at=spent.expires_at,
+        bound=spent.resident_id is not None,
+        now=now,
+    )
+
+
+async def _spent_moments_ago(
+    session: AsyncSession, h: bytes, now: datetime, reuse_grace_s: float
+) -> Row[Any]:
+    """Why a refresh token could not be spent: the refusal to raise, or, for a token spent within the
+    grace interval, its session (with the same fields the spending UPDATE returns) to issue again in.
+    Read after a concurrent winner committed, this sees its used_at."""
     row = (
         await session.execute(
             select(
                 RefreshToken.used_at,
-                RefreshToken.expires_at,
-                Session.id,
+                RefreshToken.expires_at.label("token_expires_at"),
+                Session.id.label("session_id"),
                 Session.revoked_at,
-                Session.expires_at.label("session_expires_at"),
+                Session.expires_at,
                 Session.account_id,
                 Account.disabled,
                 Account.resident_id,
@@ -148,23 +157,18 @@ async def refresh(
         raise AccountDisabled("This account has been disabled; contact your community (社区居委会).")
     if row.revoked_at is not None:
         raise RefreshInvalid("This session has ended (logged out or revoked): log in again.")
-    live = row.expires_at > now and row.session_expires_at > now
-    if row.used_at is not None and live and now - row.used_at <= timedelta(seconds=reuse_grace_s):
-        return await _issue(
-            session,
-            tokens,
-            account_id=row.account_id,
-            session_id=row.id,
-            session_expires_at=row.session_expires_at,
-            bound=row.resident_id is not None,
-            now=now,
-        )
+    live = row.token_expires_at > now and row.expires_at > now
+    # `now` was taken before a concurrent winner stamped used_at, so the difference can be negative:
+    # with no grace interval that is reuse too, never "within" it
+    grace = timedelta(seconds=reuse_grace_s)
+    if row.used_at is not None and live and reuse_grace_s > 0 and now - row.used_at <= grace:
+        return row
     if row.used_at is not None:
-        await revoke(session, row.id, REUSE)
+        await revoke(session, row.session_id, REUSE)
         raise RefreshReused(
             "This refresh token was already used once. A used token presented again may be a stolen copy, "
             "so this session has been ended: log in again. (Refresh once at a time; keep the newest token.)",
-            session_id=row.id,
+            session_id=row.session_id,
         )
     raise RefreshInvalid(
         "This refresh token has expired: log in again (wx.login, then POST /m/v1/auth/wechat)."
