@@ -8,6 +8,7 @@ HTTP client read, echoes it on the response and writes one access-log line per r
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import re
 import sys
@@ -29,9 +30,10 @@ _ID_NUMBER = re.compile(
 )
 _MOBILE = re.compile(r"(?<![0-9])(1[3-9][0-9])[0-9]{4}([0-9]{4})(?![0-9])")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
-_SECRETY = re.compile(
-    r'(?i)("?(?:password|secret|app_secret|client_secret|token|js_code|session_key)"?\s*[:=]\s*)("[^"]*"|[^\s,&}]+)'
-)
+# Names that mark a secret, wherever they stand in a longer name (client_secret, access_token): in
+# `name=value` or `"name": value` text, and as the key of a log extra.
+_SECRET_NAMES = ("password", "secret", "token", "js_code", "session_key")
+_SECRETY = re.compile(rf'(?i)("?(?:{"|".join(_SECRET_NAMES)})"?\s*[:=]\s*)("[^"]*"|[^\s,&}}]+)')
 
 
 def redact(text: str) -> str:
@@ -42,20 +44,30 @@ def redact(text: str) -> str:
 
 
 # An extra whose key names a secret is dropped whatever its value ("token": {...} included).
-_SECRET_KEY = re.compile(r"(?i)(password|secret|token|js_code|session_key|authorization|id_number)")
+_SECRET_KEY = re.compile(rf"(?i)({'|'.join((*_SECRET_NAMES, 'authorization', 'id_number'))})")
+# An int shorter than a mobile number (11 digits) cannot hold one or an identity number: no regex for it.
+_SHORTEST_SECRET_INT = 10**10
+
+
+@functools.lru_cache(maxsize=512)
+def _secret_key(key: str) -> bool:
+    """Extras reuse a few keys on every line (the access log's five), so each is matched once."""
+    return _SECRET_KEY.search(key) is not None
 
 
 def redact_value(value: Any, key: str | None = None, _depth: int = 0) -> Any:
     """`redact` applied through whatever a log call passes as an extra: strings, numbers (a phone
     number given as an int), and dicts, lists and tuples nested in them. Anything else is logged as
     its redacted `str`. A key that names a secret hides its whole value."""
-    if key is not None and _SECRET_KEY.search(key):
+    if key is not None and _secret_key(key):
         return "[redacted]"
     if value is None or isinstance(value, bool | float):
         return value
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, int):
+        if -_SHORTEST_SECRET_INT < value < _SHORTEST_SECRET_INT:
+            return value
         text = str(value)
         out = redact(text)
         return value if out == text else out
