@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, Query, Response, UploadFile
+from fastapi import APIRouter, File, Query, Response, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
+from services.wishes import deps
 from services.wishes import scope as sc
 from services.wishes import workflow as wf
 from services.wishes.clock import now_utc
@@ -149,13 +150,10 @@ async def create_wish(
     body: WishCreate,
     idempotency_key: Annotated[
         str | None,
-        Header(
-            min_length=8,
-            max_length=100,
-            pattern=r"^[\x21-\x7e]+$",
-            description="A unique key per wish (a UUID), kept per caller: sending the request again with it "
+        deps.idempotency_key(
+            "A unique key per wish (a UUID), kept per caller: sending the request again with it "
             "returns the wish already made (200, `Idempotent-Replayed: true`) instead of making another, "
-            "however late the retry. The same key with a different wish is a 422 `idempotency-key-reused`.",
+            "however late the retry. The same key with a different wish is a 422 `idempotency-key-reused`."
         ),
     ] = None,
 ) -> WishRead:

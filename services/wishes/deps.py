@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.wishes.clients import RegistryClient
@@ -26,3 +26,9 @@ async def _settings(request: Request) -> WishesSettings:
 
 RegistryDep = Annotated[RegistryClient, Depends(_registry)]
 SettingsDep = Annotated[WishesSettings, Depends(_settings)]
+
+
+def idempotency_key(description: str) -> Any:
+    """The `Idempotency-Key` header of a POST that must not act twice (a wish, a redemption): one rule
+    for what a key may be, each endpoint saying what a replay gets."""
+    return Header(min_length=8, max_length=100, pattern=r"^[\x21-\x7e]+$", description=description)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 
+from services.wishes import deps
 from services.wishes.deps import CurrentStaff, ReadSessionDep, RegistryDep, SessionDep
 from services.wishes.points import service as svc
 from services.wishes.points.schemas import (
@@ -290,12 +291,9 @@ async def create_redemption(
     body: RedemptionCreate,
     idempotency_key: Annotated[
         str | None,
-        Header(
-            min_length=8,
-            max_length=100,
-            pattern=r"^[\x21-\x7e]+$",
-            description="A unique key per redemption (a UUID); a retry with the same key returns the same "
-            "redemption (200, `Idempotent-Replayed: true`) instead of redeeming twice.",
+        deps.idempotency_key(
+            "A unique key per redemption (a UUID); a retry with the same key returns the same "
+            "redemption (200, `Idempotent-Replayed: true`) instead of redeeming twice."
         ),
     ] = None,
 ) -> RedemptionRead:
