@@ -92,7 +92,8 @@ def load(app: Any) -> Any:
     return schemathesis.openapi.from_dict(app.openapi())
 
 
-def _collect(operation: Any, mode: schemathesis.GenerationMode, n: int) -> list[Any]:
+def _draw(strategy: Any, n: int) -> list[Any]:
+    """Up to `n` cases from a schemathesis strategy, the same ones every run (derandomized, no database)."""
     cases: list[Any] = []
 
     @settings(
@@ -103,12 +104,16 @@ def _collect(operation: Any, mode: schemathesis.GenerationMode, n: int) -> list[
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(operation.as_strategy(generation_mode=mode))
+    @given(strategy)
     def gather(case: Any) -> None:
         cases.append(case)
 
     gather()
     return cases
+
+
+def _collect(operation: Any, mode: schemathesis.GenerationMode, n: int) -> list[Any]:
+    return _draw(operation.as_strategy(generation_mode=mode), n)
 
 
 def _collect_known(operation: Any, n: int, known: dict[str, list[Any]]) -> list[Any]:
@@ -119,20 +124,7 @@ def _collect_known(operation: Any, n: int, known: dict[str, list[Any]]) -> list[
     out: list[Any] = []
     for i in range(max(len(known[name]) for name in names)):
         fixed = {name: known[name][i % len(known[name])] for name in names}
-
-        @settings(
-            max_examples=n,
-            derandomize=True,
-            database=None,
-            deadline=None,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(operation.as_strategy(path_parameters=fixed))
-        def gather(case: Any) -> None:
-            out.append(case)
-
-        gather()
+        out += _draw(operation.as_strategy(path_parameters=fixed), n)
     return out
 
 
